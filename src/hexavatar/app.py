@@ -1,0 +1,97 @@
+"""Builds the web app from Settings: wires the services in the lifespan and mounts the routes."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import timedelta
+
+from fastapi import FastAPI
+
+from . import __version__
+from .config import Settings, load_settings
+from .media import ImageLimits
+from .media.errors import MediaError
+from .services.accounts import Accounts, LoginLimits
+from .services.avatars import Avatars
+from .services.errors import ServiceError
+from .storage.db import make_engine, make_session_factory
+from .storage.errors import StorageError
+from .storage.migrate import upgrade
+from .storage.objects import open_object_store
+from .web import api, health, images
+from .web.deps import Services
+from .web.errors import ApiError, install_error_handlers
+from .web.multipart import BodyTooLarge, MalformedForm
+
+__all__ = ["build_services", "create_app"]
+
+
+def build_services(settings: Settings) -> Services:
+    """Open the database (migrated to head) and the object store, and build the services."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(settings.effective_database_url)
+    upgrade(engine)
+    factory = make_session_factory(engine)
+    store = open_object_store(
+        settings.effective_object_store_url,
+        endpoint_url=settings.s3_endpoint_url,
+        region=settings.s3_region,
+        access_key_id=settings.s3_access_key_id,
+        secret_access_key=settings.s3_secret_access_key.get_secret_value(),
+        public_base_url=settings.object_public_base_url,
+    )
+    accounts = Accounts(
+        factory,
+        limits=LoginLimits(
+            per_user=settings.login_max_failures_per_user,
+            per_client=settings.login_max_failures_per_client,
+            window=timedelta(seconds=settings.login_window_seconds),
+        ),
+        session_ttl=timedelta(seconds=settings.session_ttl_seconds),
+    )
+    avatars = Avatars(
+        factory,
+        store,
+        public_url=settings.effective_public_url,
+        limits=ImageLimits(
+            max_bytes=settings.max_upload_bytes, max_pixels=settings.max_image_pixels
+        ),
+    )
+    return Services(
+        settings=settings,
+        engine=engine,
+        factory=factory,
+        store=store,
+        accounts=accounts,
+        avatars=avatars,
+    )
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The ASGI app. Settings are read here (not at import) unless given."""
+    settings = settings or load_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        services = build_services(settings)
+        app.state.services = services
+        try:
+            yield
+        finally:
+            services.engine.dispose()
+
+    app = FastAPI(
+        title="Hexavatar",
+        version=__version__,
+        description="Profile pictures with verifiable NFT avatars.",
+        lifespan=lifespan,
+    )
+    install_error_handlers(
+        app,
+        coded=(ServiceError, MediaError, StorageError, ApiError, MalformedForm, BodyTooLarge),
+    )
+    app.include_router(api.router)
+    app.include_router(images.router)
+    app.include_router(health.router)
+    return app

@@ -1,0 +1,187 @@
+"""The command line: ``hexavatar serve | db | users | avatar | gc`` (and the sub-apps mounted here).
+
+Every command takes ``--json`` to print one JSON object instead of human text. Settings come from
+env ``HEXAVATAR_*`` and ``--config FILE``, read once here.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import sys
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+from rich.console import Console
+
+from .config import Settings, load_settings
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    help="Hexavatar: profile pictures with verifiable NFT avatars.", no_args_is_help=True
+)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+users_app = typer.Typer(help="User accounts.", no_args_is_help=True)
+avatar_app = typer.Typer(help="Profile pictures.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(users_app, name="users")
+app.add_typer(avatar_app, name="avatar")
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
+ConfigOpt = Annotated[
+    Path | None,
+    typer.Option("--config", help="TOML settings file.", envvar="HEXAVATAR_CONFIG_FILE"),
+]
+_err = Console(stderr=True)
+
+
+def settings_from(config: Path | None, **overrides: Any) -> Settings:
+    try:
+        return load_settings(config_file=config, **overrides)
+    except ValueError as e:
+        fail(f"invalid settings: {e}", code="invalid_settings")
+
+
+def emit(as_json: bool, payload: dict[str, Any], human: str) -> None:
+    """Print ``payload`` as one JSON object, or ``human`` text."""
+    if as_json:
+        typer.echo(json.dumps(payload, default=str, sort_keys=True))
+    else:
+        typer.echo(human)
+
+
+def fail(message: str, *, code: str, as_json: bool = False, exit_code: int = 1) -> NoReturn:
+    if as_json:
+        typer.echo(json.dumps({"error": {"code": code, "message": message}}))
+    else:
+        _err.print(f"[red]error:[/red] {message}", highlight=False, markup=True)
+    raise typer.Exit(exit_code)
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to bind.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to bind.")] = None,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
+    config: ConfigOpt = None,
+) -> None:
+    """Run the web service (migrates the database first)."""
+    import uvicorn
+
+    settings = settings_from(config, host=host, port=port)
+    from .storage.db import make_engine
+    from .storage.migrate import upgrade
+
+    engine = make_engine(settings.effective_database_url)
+    upgrade(engine)
+    engine.dispose()
+    _err.print(f"Hexavatar on {settings.effective_public_url}", highlight=False)
+    if workers > 1:
+        uvicorn.run(
+            "hexavatar.app:create_app",
+            factory=True,
+            host=settings.host,
+            port=settings.port,
+            workers=workers,
+            log_level=settings.log_level,
+        )
+        return
+    from .app import create_app
+
+    uvicorn.run(
+        create_app(settings), host=settings.host, port=settings.port, log_level=settings.log_level
+    )
+
+
+@db_app.command("upgrade")
+def db_upgrade(as_json: JsonOpt = False, config: ConfigOpt = None) -> None:
+    """Apply the database migrations up to the newest."""
+    from .storage.db import make_engine
+    from .storage.migrate import upgrade
+
+    settings = settings_from(config)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    revision = upgrade(make_engine(settings.effective_database_url))
+    emit(as_json, {"revision": revision}, f"database at revision {revision}")
+
+
+def _services(config: Path | None) -> Any:
+    from .app import build_services
+
+    return build_services(settings_from(config))
+
+
+@users_app.command("create")
+def users_create(
+    name: str,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from standard input.")
+    ] = False,
+    as_json: JsonOpt = False,
+    config: ConfigOpt = None,
+) -> None:
+    """Create a user account."""
+    from .services.errors import ServiceError
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = getpass.getpass("Password: ")
+    services = _services(config)
+    try:
+        user = services.accounts.signup(name, password)
+    except ServiceError as e:
+        fail(str(e), code=e.code, as_json=as_json)
+    emit(as_json, {"username": user.username, "id": user.id}, f"created user {user.username}")
+
+
+@avatar_app.command("set")
+def avatar_set(name: str, file: Path, as_json: JsonOpt = False, config: ConfigOpt = None) -> None:
+    """Set a user's profile picture from an image file."""
+    from .media.errors import MediaError
+    from .services.errors import ServiceError
+
+    services = _services(config)
+    try:
+        data = file.read_bytes()
+        user = services.accounts.get_user(name)
+        view = services.avatars.set_upload(user.id, data)
+    except OSError as e:
+        fail(f"cannot read {str(file)!r}: {e.strerror}", code="unreadable_file", as_json=as_json)
+    except (ServiceError, MediaError) as e:
+        fail(str(e), code=e.code, as_json=as_json)
+    payload = {
+        "id": view.id,
+        "sha256": view.sha256,
+        "width": view.width,
+        "height": view.height,
+        "renditions": {str(k): v for k, v in view.renditions.items()},
+        "renditions_png": {str(k): v for k, v in view.renditions_png.items()},
+    }
+    emit(as_json, payload, "\n".join(f"{k:>4} px  {v}" for k, v in view.renditions.items()))
+
+
+@app.command()
+def gc(
+    grace: Annotated[
+        int | None, typer.Option(help="Seconds an unreferenced object must be old.")
+    ] = None,
+    as_json: JsonOpt = False,
+    config: ConfigOpt = None,
+) -> None:
+    """Remove stored objects that no database row references, older than a grace period."""
+    services = _services(config)
+    seconds = services.settings.gc_grace_seconds if grace is None else grace
+    report = services.avatars.gc(grace=timedelta(seconds=seconds))
+    emit(
+        as_json,
+        {"avatars_removed": report.avatars_removed, "objects_removed": report.objects_removed},
+        f"removed {len(report.objects_removed)} objects, {report.avatars_removed} old avatars",
+    )
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,220 @@
+"""Avatars: set, remove and read a user's regular profile picture; collect orphaned objects.
+
+Write order keeps the invariant "no row points at a missing object": renditions are written to
+the object store first (content-hash keys, so a retry rewrites the same keys), then one database
+transaction records the avatar. If that transaction fails, the objects are orphans that
+:meth:`Avatars.gc` removes once they are older than the grace period.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Literal
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from ..media import RENDITION_SIZES, ImageLimits, identicon, process_image
+from ..storage.db import as_utc, transaction
+from ..storage.models import Avatar, Rendition, User
+from ..storage.objects import ObjectStore, content_key
+from .errors import InvalidInput, NotFound
+
+__all__ = ["AvatarView", "Avatars", "GcReport", "ImageFormat", "Picked", "pick_size"]
+
+ImageFormat = Literal["webp", "png"]
+CONTENT_TYPES: dict[str, str] = {"webp": "image/webp", "png": "image/png"}
+
+
+def pick_size(requested: int) -> int:
+    """The smallest rendition at least ``requested`` pixels wide (16 ≤ requested ≤ 512)."""
+    if not 16 <= requested <= max(RENDITION_SIZES):
+        raise InvalidInput(
+            f"size: expected 16 to {max(RENDITION_SIZES)}, found {requested}", code="invalid_size"
+        )
+    return next(s for s in RENDITION_SIZES if s >= requested)
+
+
+@dataclass(frozen=True, slots=True)
+class AvatarView:
+    id: str
+    kind: str
+    sha256: str
+    source_format: str
+    width: int
+    height: int
+    created_at: datetime
+    renditions: dict[int, str]  # size → WebP URL
+    renditions_png: dict[int, str]  # size → PNG URL
+
+
+@dataclass(frozen=True, slots=True)
+class Picked:
+    """What ``/u/{username}/avatar`` serves: a stored rendition or a generated identicon."""
+
+    content_type: str
+    etag: str
+    last_modified: datetime
+    key: str | None = None  # object-store key of a stored rendition
+    data: bytes | None = None  # bytes of a generated default
+
+
+@dataclass(frozen=True, slots=True)
+class GcReport:
+    avatars_removed: int
+    objects_removed: list[str]
+
+
+class Avatars:
+    def __init__(
+        self,
+        factory: sessionmaker[Session],
+        store: ObjectStore,
+        *,
+        public_url: str,
+        limits: ImageLimits = ImageLimits(),
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._factory = factory
+        self._store = store
+        self._public_url = public_url.rstrip("/")
+        self._limits = limits
+        self._now = now
+
+    def set_upload(self, user_id: int, data: bytes) -> AvatarView:
+        """Validate and render ``data``, store the renditions, then record the avatar."""
+        image = process_image(data, limits=self._limits)
+        rows = []
+        for r in image.renditions:
+            key = content_key(r.data, ext=r.format)
+            if not self._store.exists(key):
+                self._store.put(key, r.data, content_type=CONTENT_TYPES[r.format])
+            rows.append(
+                Rendition(
+                    size=r.size,
+                    format=r.format,
+                    key=key,
+                    sha256=hashlib.sha256(r.data).hexdigest(),
+                    byte_size=len(r.data),
+                )
+            )
+        now = self._now()
+        avatar = Avatar(
+            id=str(uuid.uuid4()),
+            user_id=user_id,
+            kind="upload",
+            sha256=image.sha256,
+            source_format=image.source_format,
+            width=image.width,
+            height=image.height,
+            created_at=now,
+            renditions=rows,
+        )
+        with transaction(self._factory) as s:
+            s.execute(
+                update(Avatar)
+                .where(Avatar.user_id == user_id, Avatar.kind == "upload")
+                .where(Avatar.deleted_at.is_(None))
+                .values(deleted_at=now)
+            )
+            s.add(avatar)
+            s.flush()
+            s.execute(
+                update(User)
+                .where(User.id == user_id)
+                .values(avatar_id=avatar.id, avatar_version=User.avatar_version + 1)
+            )
+        return self.view(avatar)
+
+    def delete(self, user_id: int) -> None:
+        with transaction(self._factory) as s:
+            user = s.get(User, user_id)
+            if user is None or user.avatar_id is None:
+                raise NotFound("this user has no avatar", code="no_avatar")
+            s.execute(
+                update(Avatar).where(Avatar.id == user.avatar_id).values(deleted_at=self._now())
+            )
+            user.avatar_id = None
+            user.avatar_version += 1
+
+    def view(self, avatar: Avatar) -> AvatarView:
+        urls: dict[str, dict[int, str]] = {"webp": {}, "png": {}}
+        for r in avatar.renditions:
+            urls[r.format][r.size] = self.object_url(r.key)
+        return AvatarView(
+            id=avatar.id,
+            kind=avatar.kind,
+            sha256=avatar.sha256,
+            source_format=avatar.source_format,
+            width=avatar.width,
+            height=avatar.height,
+            created_at=as_utc(avatar.created_at),
+            renditions=urls["webp"],
+            renditions_png=urls["png"],
+        )
+
+    def object_url(self, key: str) -> str:
+        """A URL for a stored object: the store's public URL, else our own ``/a/`` route."""
+        return self._store.public_url(key) or f"{self._public_url}/a/{key.rsplit('/', 1)[-1]}"
+
+    def current(self, username: str) -> tuple[User, AvatarView | None]:
+        with self._factory() as s:
+            user = s.scalar(select(User).where(User.username == username.strip().lower()))
+            if user is None:
+                raise NotFound(f"no user named {username[:40]!r}", code="user_not_found")
+            return user, (self.view(user.avatar) if user.avatar else None)
+
+    def pick(self, username: str, *, size: int, fmt: ImageFormat) -> Picked:
+        """The image to serve for ``/u/{username}/avatar?size=…`` in format ``fmt``."""
+        want = pick_size(size)
+        user, _ = self.current(username)
+        with self._factory() as s:
+            row = None
+            if user.avatar_id is not None:
+                row = s.scalar(
+                    select(Rendition).where(
+                        Rendition.avatar_id == user.avatar_id,
+                        Rendition.size == want,
+                        Rendition.format == fmt,
+                    )
+                )
+                avatar = s.get(Avatar, user.avatar_id)
+        if row is not None and avatar is not None:
+            return Picked(
+                content_type=CONTENT_TYPES[fmt],
+                etag=f'"{row.sha256}"',
+                last_modified=as_utc(avatar.created_at),
+                key=row.key,
+            )
+        data = identicon(user.username, size=want, fmt=fmt)
+        return Picked(
+            content_type=CONTENT_TYPES[fmt],
+            etag=f'"{hashlib.sha256(data).hexdigest()}"',
+            last_modified=as_utc(user.created_at),
+            data=data,
+        )
+
+    def read_object(self, key: str) -> bytes:
+        return self._store.get(key)
+
+    def gc(self, *, grace: timedelta) -> GcReport:
+        """Remove deleted avatars' rows and objects no row references, older than ``grace``."""
+        cutoff = self._now() - grace
+        with transaction(self._factory) as s:
+            old = s.scalars(
+                select(Avatar).where(Avatar.deleted_at.is_not(None), Avatar.deleted_at < cutoff)
+            ).all()
+            for avatar in old:
+                s.delete(avatar)
+        with self._factory() as s:
+            live = set(s.scalars(select(Rendition.key)).all())
+        removed = []
+        for info in self._store.list("a/"):
+            if info.key not in live and info.modified < cutoff:
+                self._store.delete(info.key)
+                removed.append(info.key)
+        return GcReport(avatars_removed=len(old), objects_removed=removed)

@@ -1,0 +1,119 @@
+"""SQLAlchemy 2 models: users, auth tokens, login failures, avatars and their renditions.
+
+Schema changes go through Alembic (storage/migrations); the models and the migrations must agree
+(a test compares them).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+__all__ = ["ApiToken", "Avatar", "Base", "LoginFailure", "Rendition", "User"]
+
+_NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=_NAMING)
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(30), unique=True)  # stored lowercase
+    password_hash: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    avatar_id: Mapped[str | None] = mapped_column(
+        String(36), ForeignKey("avatars.id", use_alter=True, ondelete="SET NULL"), nullable=True
+    )
+    avatar_version: Mapped[int] = mapped_column(Integer, default=0)
+
+    avatar: Mapped[Avatar | None] = relationship(foreign_keys=[avatar_id], lazy="joined")
+
+
+class ApiToken(Base):
+    """A session cookie (kind ``session``) or a bearer API token (kind ``api``), stored hashed."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(100), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class LoginFailure(Base):
+    """One failed login, counted per username and per client address in a sliding window."""
+
+    __tablename__ = "login_failures"
+    __table_args__ = (
+        Index("ix_login_failures_username_at", "username", "at"),
+        Index("ix_login_failures_client_at", "client", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64))
+    client: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Avatar(Base):
+    """One picture a user set, with its renditions. Rows are kept when replaced (history)."""
+
+    __tablename__ = "avatars"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16), default="upload")
+    sha256: Mapped[str] = mapped_column(String(64))
+    source_format: Mapped[str] = mapped_column(String(16))
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+    renditions: Mapped[list[Rendition]] = relationship(
+        back_populates="avatar",
+        cascade="all, delete-orphan",
+        lazy="selectin",
+        order_by="(Rendition.size, Rendition.format)",
+    )
+
+
+class Rendition(Base):
+    """One stored image of an avatar: a size and a format, under a content-hash key."""
+
+    __tablename__ = "renditions"
+    __table_args__ = (UniqueConstraint("avatar_id", "size", "format"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    avatar_id: Mapped[str] = mapped_column(ForeignKey("avatars.id", ondelete="CASCADE"))
+    size: Mapped[int] = mapped_column(Integer)
+    format: Mapped[str] = mapped_column(String(8))
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    key: Mapped[str] = mapped_column(String(200), index=True)
+    byte_size: Mapped[int] = mapped_column(BigInteger)
+
+    avatar: Mapped[Avatar] = relationship(back_populates="renditions")

@@ -1,0 +1,67 @@
+"""Request dependencies: the service container and the signed-in user."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from ..config import Settings
+from ..services.accounts import Accounts
+from ..services.avatars import Avatars
+from ..services.errors import Unauthenticated
+from ..storage.models import User
+from ..storage.objects import ObjectStore
+
+__all__ = ["SESSION_COOKIE", "CurrentUser", "Services", "get_services", "optional_user"]
+
+SESSION_COOKIE = "hexavatar_session"
+
+
+@dataclass(slots=True)
+class Services:
+    """Everything a request may use, built once in the app's lifespan."""
+
+    settings: Settings
+    engine: Engine
+    factory: sessionmaker[Session]
+    store: ObjectStore
+    accounts: Accounts
+    avatars: Avatars
+
+
+def get_services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+def _bearer(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+def optional_user(
+    request: Request, services: Annotated[Services, Depends(get_services)]
+) -> User | None:
+    """The user of a bearer API token, else of the session cookie, else None."""
+    token = _bearer(request)
+    if token is not None:
+        user = services.accounts.authenticate(token, kind="api")
+        if user is None:
+            raise Unauthenticated("the bearer token is unknown or expired")
+        return user
+    cookie = request.cookies.get(SESSION_COOKIE)
+    return services.accounts.authenticate(cookie, kind="session") if cookie else None
+
+
+def _required_user(user: Annotated[User | None, Depends(optional_user)]) -> User:
+    if user is None:
+        raise Unauthenticated("sign in first (session cookie or bearer token)")
+    return user
+
+
+CurrentUser = Annotated[User, Depends(_required_user)]

@@ -1,0 +1,115 @@
+"""Errors become HTTP here, once: every error code maps to a status and the JSON body
+``{"error": {"code": ..., "message": ...}}``. Routes raise domain errors; they never build
+error responses themselves.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+__all__ = ["STATUS_BY_CODE", "ApiError", "error_response", "install_error_handlers"]
+
+log = logging.getLogger(__name__)
+
+STATUS_BY_CODE: dict[str, int] = {
+    # input
+    "invalid_input": 422,
+    "validation_error": 422,
+    "invalid_username": 422,
+    "invalid_password": 422,
+    "invalid_size": 400,
+    "malformed_multipart": 400,
+    "missing_field": 400,
+    # images
+    "empty_file": 400,
+    "unsupported_format": 415,
+    "corrupt_image": 422,
+    "image_too_large": 422,
+    "file_too_large": 413,
+    # accounts
+    "username_taken": 409,
+    "invalid_credentials": 401,
+    "unauthenticated": 401,
+    "forbidden": 403,
+    "rate_limited": 429,
+    # lookups
+    "not_found": 404,
+    "user_not_found": 404,
+    "no_avatar": 404,
+    "object_not_found": 404,
+    "method_not_allowed": 405,
+    "not_acceptable": 406,
+    # back ends
+    "storage_error": 503,
+    "object_store_error": 503,
+}
+
+
+class ApiError(Exception):
+    """An error raised by the web layer itself (not by a service)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def error_response(
+    code: str,
+    message: str,
+    *,
+    status: int | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> JSONResponse:
+    return JSONResponse(
+        {"error": {"code": code, "message": message}},
+        status_code=status or STATUS_BY_CODE.get(code, 400),
+        headers=headers,
+    )
+
+
+async def _coded(request: Request, exc: Exception) -> JSONResponse:
+    code = str(getattr(exc, "code", "") or "internal_error")
+    if code == "internal_error":
+        return await _unexpected(request, exc)
+    headers = {}
+    retry = getattr(exc, "retry_after", None)
+    if isinstance(retry, int):
+        headers["Retry-After"] = str(retry)
+    return error_response(code, str(exc), headers=headers)
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return error_response("internal_error", "internal server error", status=500)
+
+
+async def _validation(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    parts = []
+    for err in exc.errors()[:5]:
+        where = ".".join(str(p) for p in err.get("loc", ()) if p != "body")
+        parts.append(f"{where}: {err.get('msg', 'invalid')}")
+    return error_response("validation_error", "; ".join(parts) or "invalid request", status=422)
+
+
+async def _http(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    code = {404: "not_found", 405: "method_not_allowed", 401: "unauthenticated"}.get(
+        exc.status_code, "http_error"
+    )
+    return error_response(code, str(exc.detail), status=exc.status_code, headers=exc.headers)
+
+
+def install_error_handlers(app: FastAPI, *, coded: tuple[type[Exception], ...]) -> None:
+    """Map ``coded`` exception families (each with a ``code``) and the framework's own errors."""
+    for family in coded:
+        app.add_exception_handler(family, _coded)
+    app.add_exception_handler(RequestValidationError, _validation)
+    app.add_exception_handler(StarletteHTTPException, _http)
+    app.add_exception_handler(Exception, _unexpected)

@@ -1,0 +1,121 @@
+"""Serving images: ``/u/{username}/avatar`` (mutable, short cache) and ``/a/{name}``
+(content-addressed, immutable). Both answer HEAD, ETag/If-None-Match, Last-Modified/
+If-Modified-Since, and negotiate WebP or PNG from ``Accept``.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from email.utils import format_datetime, parsedate_to_datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from starlette.concurrency import run_in_threadpool
+
+from ..services.avatars import CONTENT_TYPES, ImageFormat
+from .deps import Services, get_services
+from .errors import ApiError
+
+__all__ = ["router"]
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+router = APIRouter(tags=["images"])
+_OBJECT_NAME = re.compile(r"([0-9a-f]{64})\.(webp|png)")
+_EPOCH = datetime(2020, 1, 1, tzinfo=UTC)
+IMMUTABLE = "public, max-age=31536000, immutable"
+
+
+def negotiate(accept: str | None) -> ImageFormat:
+    """WebP when the client says it takes it (or takes anything image/*), else PNG."""
+    accept = (accept or "").lower()
+    return "webp" if "image/webp" in accept else "png"
+
+
+def _not_modified(request: Request, etag: str, modified: datetime) -> bool:
+    inm = request.headers.get("if-none-match")
+    if inm is not None:
+        tags = {t.strip().removeprefix("W/") for t in inm.split(",")}
+        return "*" in tags or etag in tags
+    ims = request.headers.get("if-modified-since")
+    if ims:
+        try:
+            return modified.replace(microsecond=0) <= parsedate_to_datetime(ims)
+        except (TypeError, ValueError):
+            return False
+    return False
+
+
+def image_response(
+    request: Request,
+    *,
+    data: bytes,
+    content_type: str,
+    etag: str,
+    modified: datetime,
+    cache_control: str,
+    vary: bool,
+) -> Response:
+    headers = {
+        "ETag": etag,
+        "Last-Modified": format_datetime(modified, usegmt=True),
+        "Cache-Control": cache_control,
+        "X-Content-Type-Options": "nosniff",
+    }
+    if vary:
+        headers["Vary"] = "Accept"
+    if _not_modified(request, etag, modified):
+        return Response(status_code=304, headers=headers)
+    if request.method == "HEAD":
+        headers["Content-Length"] = str(len(data))
+        return Response(status_code=200, headers=headers, media_type=content_type)
+    return Response(content=data, headers=headers, media_type=content_type)
+
+
+@router.get("/u/{username}/avatar", response_class=Response)
+async def user_avatar(
+    username: str,
+    request: Request,
+    services: ServicesDep,
+    size: Annotated[int, Query(description="16 ≤ size ≤ 512")] = 128,
+) -> Response:
+    """The user's current picture (the smallest rendition ≥ size), or a generated default."""
+    fmt = negotiate(request.headers.get("accept"))
+    picked = await run_in_threadpool(services.avatars.pick, username, size=size, fmt=fmt)
+    data = picked.data
+    if data is None:
+        assert picked.key is not None
+        data = await run_in_threadpool(services.avatars.read_object, picked.key)
+    return image_response(
+        request,
+        data=data,
+        content_type=picked.content_type,
+        etag=picked.etag,
+        modified=picked.last_modified,
+        cache_control="public, max-age=60",
+        vary=True,
+    )
+
+
+@router.get("/a/{name}", response_class=Response)
+async def stored_object(name: str, request: Request, services: ServicesDep) -> Response:
+    """A rendition by its content hash: never changes, cached for a year."""
+    match = _OBJECT_NAME.fullmatch(name)
+    if match is None:
+        raise ApiError("not_found", f"expected <sha256>.webp or <sha256>.png, found {name[:80]!r}")
+    digest, ext = match.groups()
+    data = await run_in_threadpool(services.avatars.read_object, f"a/{digest[:2]}/{name}")
+    return image_response(
+        request,
+        data=data,
+        content_type=CONTENT_TYPES[ext],
+        etag=f'"{digest}"',
+        modified=_EPOCH,
+        cache_control=IMMUTABLE,
+        vary=False,
+    )
+
+
+# HEAD answers like GET without a body; one operation each in the OpenAPI document.
+router.add_api_route("/u/{username}/avatar", user_avatar, methods=["HEAD"], include_in_schema=False)
+router.add_api_route("/a/{name}", stored_object, methods=["HEAD"], include_in_schema=False)
