@@ -3,18 +3,18 @@ pragma solidity 0.8.30;
 
 import {ERC721} from "@openzeppelin/contracts/token/ERC721/ERC721.sol";
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
-import {BitMaps} from "@openzeppelin/contracts/utils/structs/BitMaps.sol";
 
 /// @title Hexavatar avatar NFT
 /// @notice ERC-721 whose metadata lives on IPFS. Per token the contract stores only what defines
 /// the metadata CID: the 32-byte sha2-256 digest, and one bit for its codec (raw or dag-pb).
 /// `tokenURI` rebuilds `ipfs://b...` (CIDv1, base32 lower case) from them.
-/// @dev Storage per mint: the digest (one slot) and, for dag-pb only, one bit in a shared
-/// 256-bit word. Raw (0x55) is the default codec because a small metadata JSON imported as
-/// CIDv1 with raw leaves is a single raw block; a dag-pb CID (e.g. any CIDv0 `Qm...`) sets a bit.
+/// @dev Storage per mint: the digest (one fresh slot) and one codec bit. The bits of the latest
+/// 192 token IDs live in the same slot as the token counter (written on every mint anyway), so a
+/// dag-pb mint costs no more than a raw one; every 192 IDs a non-zero bit word is moved to
+/// `_dagPbChunks` (about 115 gas a mint, amortised). Raw (0x55) is bit 0 because a small metadata
+/// JSON imported as CIDv1 with raw leaves is a single raw block; dag-pb (0x70, e.g. any CIDv0
+/// `Qm...` re-encoded as CIDv1) is bit 1.
 contract HexavatarNFT is ERC721, AccessControl {
-    using BitMaps for BitMaps.BitMap;
-
     bytes32 public constant MINTER_ROLE = keccak256("MINTER_ROLE");
 
     /// Multicodec code of raw bytes.
@@ -24,9 +24,14 @@ contract HexavatarNFT is ERC721, AccessControl {
 
     bytes private constant _BASE32 = "abcdefghijklmnopqrstuvwxyz234567";
 
-    uint256 private _nextTokenId = 1;
+    uint256 private constant _CHUNK = 192;
+    uint256 private constant _ID_MASK = type(uint64).max;
+
+    /// Low 64 bits: the next token ID. High 192 bits: dag-pb flags of the chunk
+    /// `(nextTokenId - 1) / 192`, bit `tokenId % 192`.
+    uint256 private _head = 1;
     mapping(uint256 tokenId => bytes32 digest) private _digests;
-    BitMaps.BitMap private _dagPb;
+    mapping(uint256 chunk => uint256 flags) private _dagPbChunks;
 
     /// The codec is neither raw (0x55) nor dag-pb (0x70).
     error UnsupportedCodec(uint64 codec);
@@ -64,7 +69,7 @@ contract HexavatarNFT is ERC721, AccessControl {
 
     /// @notice Number of tokens minted so far (IDs run from 1 to this number).
     function totalMinted() external view returns (uint256) {
-        return _nextTokenId - 1;
+        return (_head & _ID_MASK) - 1;
     }
 
     /// @notice `ipfs://` + CIDv1 base32 (multibase `b`) of the token's metadata.
@@ -86,20 +91,29 @@ contract HexavatarNFT is ERC721, AccessControl {
     }
 
     function _store(bytes32 digest, uint64 codec) private returns (uint256 tokenId) {
-        tokenId = _nextTokenId;
-        unchecked {
-            _nextTokenId = tokenId + 1;
+        uint256 head = _head;
+        tokenId = head & _ID_MASK;
+        uint256 flags = head >> 64;
+        if (tokenId % _CHUNK == 0) {
+            if (flags != 0) _dagPbChunks[tokenId / _CHUNK - 1] = flags;
+            flags = 0;
         }
-        _digests[tokenId] = digest;
         if (codec == CODEC_DAG_PB) {
-            _dagPb.set(tokenId);
+            flags |= 1 << (tokenId % _CHUNK);
         } else if (codec != CODEC_RAW) {
             revert UnsupportedCodec(codec);
         }
+        _head = (flags << 64) | (tokenId + 1);
+        _digests[tokenId] = digest;
     }
 
     function _codecOf(uint256 tokenId) private view returns (uint64) {
-        return _dagPb.get(tokenId) ? CODEC_DAG_PB : CODEC_RAW;
+        uint256 head = _head;
+        uint256 last = (head & _ID_MASK) - 1;
+        uint256 flags = tokenId / _CHUNK == last / _CHUNK
+            ? head >> 64
+            : _dagPbChunks[tokenId / _CHUNK];
+        return (flags >> (tokenId % _CHUNK)) & 1 == 1 ? CODEC_DAG_PB : CODEC_RAW;
     }
 
     /// RFC 4648 base32, lower case, no padding.

@@ -1,15 +1,151 @@
-"""Errors raised by ``hexavatar.chain``.
+"""Errors of :mod:`hexavatar.chain`.
 
-One base class, :class:`ChainError`; every subclass also inherits the builtin it resembles
-(``ValueError`` for bad input), and carries a stable ``code`` that the web layer maps to an
-HTTP status once, at the edge. Messages say what was expected and what was found; untrusted
-input is quoted with :func:`quote_input`, which truncates it.
+Every error derives from :class:`ChainError` and also from the builtin it most resembles, so a
+caller may catch either (``except TimeoutError`` keeps working). Each class has a ``code`` that the
+web layer maps to an HTTP status once, at the edge. Messages say what was expected and what was
+found; untrusted input is quoted with :func:`quote` (``repr``, truncated). No message ever holds a
+private key or a password.
 """
 
 from __future__ import annotations
 
 __all__ = [
+    "AnvilNotFound",
+    "ArtifactError",
+    "CallReverted",
     "ChainError",
+    "ChainUnavailable",
+    "ContractCallError",
+    "DeploymentError",
+    "DevNodeError",
+    "KeystoreError",
+    "MalformedResponse",
+    "MintReverted",
+    "NonceConflict",
+    "ReceiptTimeout",
+    "ResponseTooLarge",
+    "TokenNotFound",
+    "TransactionRejected",
+    "TransactionReverted",
+    "quote",
+]
+
+_QUOTE_LIMIT = 80
+
+
+def quote(value: object, limit: int = _QUOTE_LIMIT) -> str:
+    """Return ``repr(value)`` cut to about ``limit`` characters, for error messages."""
+    text = repr(value)
+    if len(text) > limit:
+        text = text[: limit - 3] + "..."
+    return text
+
+
+class ChainError(Exception):
+    """Base class of every error raised by :mod:`hexavatar.chain`."""
+
+    code: str = "chain_error"
+
+
+class ChainUnavailable(ChainError, ConnectionError):
+    """The JSON-RPC node cannot be reached or answered with a transport error."""
+
+    code = "chain_unavailable"
+
+
+class AnvilNotFound(ChainError, FileNotFoundError):
+    """No anvil binary was found (env var, the repo's node_modules, PATH)."""
+
+    code = "anvil_not_found"
+
+
+class DevNodeError(ChainError, RuntimeError):
+    """The development chain process failed to start, exited early or did not stop."""
+
+    code = "devnode_failed"
+
+
+class ArtifactError(ChainError, LookupError):
+    """A compiled contract is missing from the package's build output or is malformed."""
+
+    code = "artifact_missing"
+
+
+class DeploymentError(ChainError, RuntimeError):
+    """A contract deployment failed or left no code at the expected address."""
+
+    code = "deploy_failed"
+
+
+class KeystoreError(ChainError, ValueError):
+    """A keystore cannot be read, decrypted (wrong password) or written."""
+
+    code = "keystore_invalid"
+
+
+class TransactionRejected(ChainError, ValueError):
+    """The node refused a signed transaction (bad nonce, underpriced, insufficient funds)."""
+
+    code = "transaction_rejected"
+
+
+class NonceConflict(TransactionRejected):
+    """The transaction's nonce was already used (or is otherwise not the next one)."""
+
+    code = "nonce_conflict"
+
+
+class TransactionReverted(ChainError, RuntimeError):
+    """A transaction was mined with status 0, or its gas estimate shows it would revert."""
+
+    code = "transaction_reverted"
+
+
+class MintReverted(TransactionReverted):
+    """A mint transaction reverted (caller not a minter, unsupported codec, bad recipient)."""
+
+    code = "mint_reverted"
+
+
+class ReceiptTimeout(ChainError, TimeoutError):
+    """No receipt (with the asked confirmations) arrived within the timeout."""
+
+    code = "receipt_timeout"
+
+
+class ContractCallError(ChainError, ValueError):
+    """A read-only call to a contract failed or returned something unusable."""
+
+    code = "contract_call_failed"
+
+
+class CallReverted(ContractCallError):
+    """A read-only call reverted or ran out of gas."""
+
+    code = "call_reverted"
+
+
+class TokenNotFound(CallReverted, LookupError):
+    """``ownerOf``/``tokenURI`` reverted: the token does not exist (or the contract refuses)."""
+
+    code = "token_not_found"
+
+
+class MalformedResponse(ContractCallError):
+    """A call's return data does not ABI-decode as the expected type."""
+
+    code = "malformed_response"
+
+
+class ResponseTooLarge(ContractCallError):
+    """A call's return data is larger than the caller's cap."""
+
+    code = "response_too_large"
+
+
+# --- Sign-In with Ethereum (siwe.py) -------------------------------------------------------
+
+__all__ += [
     "SiweAddressError",
     "SiweChainIdError",
     "SiweDomainError",
@@ -25,23 +161,7 @@ __all__ = [
     "SiweSignerMismatchError",
     "SiweUnknownFieldError",
     "SiweUriError",
-    "quote_input",
 ]
-
-
-def quote_input(value: object, *, limit: int = 80) -> str:
-    """``repr`` of untrusted input, cut to ``limit`` characters so errors stay small."""
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-class ChainError(Exception):
-    """Base class of every error raised by ``hexavatar.chain``."""
-
-    code: str = "chain_error"
-
-
-# --- Sign-In with Ethereum (siwe.py) -------------------------------------------------------
 
 
 class SiweError(ChainError, ValueError):

@@ -1,0 +1,169 @@
+"""Deploy HexavatarNFT (and any other compiled contract), remember it, install Multicall3.
+
+:func:`ensure_deployed` deploys the contract once per chain and records its address in
+``<data_dir>/contracts.json``; on later calls it returns the remembered address while code is
+there, and deploys again when the code is gone (a fresh dev chain). :func:`install_multicall3`
+puts a Multicall3-compatible contract at its usual address on a dev chain (``anvil_setCode``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Final
+
+from eth_abi.abi import encode
+from eth_typing import ChecksumAddress
+from eth_utils.address import to_checksum_address
+from web3 import Web3
+from web3.contract import Contract
+from web3.exceptions import Web3RPCError
+
+from .artifacts import load_artifact
+from .errors import ChainUnavailable, DeploymentError, TransactionReverted, quote
+from .minter import send_raw, suggest_fees, wait_receipt
+from .signer import Signer
+
+__all__ = [
+    "DEPLOYMENTS_FILE",
+    "MULTICALL3_ADDRESS",
+    "deploy",
+    "deploy_artifact",
+    "ensure_deployed",
+    "hexavatar_contract",
+    "install_multicall3",
+]
+
+#: Where Multicall3 lives on virtually every EVM chain.
+MULTICALL3_ADDRESS: Final = to_checksum_address("0xcA11bde05977b3631167028862bE2a173976CA11")
+DEPLOYMENTS_FILE: Final = "contracts.json"
+_CONTRACT_NAME: Final = "HexavatarNFT"
+
+
+def _constructor_args(abi: tuple[dict[str, Any], ...], args: tuple[Any, ...]) -> bytes:
+    ctor = next((item for item in abi if item.get("type") == "constructor"), None)
+    types = [str(i["type"]) for i in ctor.get("inputs", [])] if ctor else []
+    if len(types) != len(args):
+        raise DeploymentError(f"expected {len(types)} constructor argument(s), found {len(args)}")
+    return encode(types, list(args)) if types else b""
+
+
+def deploy_artifact(
+    w3: Web3, name: str, *args: Any, account: Signer, timeout: float = 60.0
+) -> ChecksumAddress:
+    """Deploy the compiled contract ``name`` with constructor ``args``; returns its address."""
+    artifact = load_artifact(name)
+    data = artifact.bytecode + _constructor_args(artifact.abi, args)
+    fees = suggest_fees(w3)
+    tx: dict[str, Any] = {
+        "type": 2,
+        "chainId": int(w3.eth.chain_id),
+        "data": "0x" + data.hex(),
+        "value": 0,
+        "nonce": int(w3.eth.get_transaction_count(account.address, "pending")),
+        "maxFeePerGas": fees.max_fee_per_gas,
+        "maxPriorityFeePerGas": fees.max_priority_fee_per_gas,
+    }
+    try:
+        tx["gas"] = int(w3.eth.estimate_gas({"from": account.address, "data": tx["data"]}))
+    except Web3RPCError as exc:
+        raise DeploymentError(
+            f"expected {name} to deploy, the estimate failed: {exc.message}"
+        ) from exc
+    signed = account.sign_transaction(tx)
+    send_raw(w3, signed.raw)
+    try:
+        receipt = wait_receipt(w3, signed.hash, timeout=timeout)
+    except TransactionReverted as exc:
+        raise DeploymentError(f"expected {name} to deploy, {signed.hash} reverted") from exc
+    address = receipt.get("contractAddress")
+    if not address or not w3.eth.get_code(address):
+        raise DeploymentError(f"expected code of {name} after {signed.hash}, found none")
+    return to_checksum_address(address)
+
+
+def deploy(w3: Web3, *, account: Signer, name: str, symbol: str) -> ChecksumAddress:
+    """Deploy HexavatarNFT; ``account`` becomes its admin and first minter."""
+    return deploy_artifact(w3, _CONTRACT_NAME, name, symbol, account=account)
+
+
+def hexavatar_contract(w3: Web3, address: str) -> Contract:
+    """A web3 contract object for HexavatarNFT at ``address`` (for writes and events)."""
+    return w3.eth.contract(
+        address=to_checksum_address(address), abi=load_artifact(_CONTRACT_NAME).abi
+    )
+
+
+def _read_deployments(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as exc:
+        raise DeploymentError(
+            f"expected JSON in {quote(str(path))}, found unreadable data"
+        ) from exc
+    if not isinstance(data, dict):
+        raise DeploymentError(
+            f"expected a JSON object in {quote(str(path))}, found {type(data).__name__}"
+        )
+    return data
+
+
+def _write_deployments(path: Path, data: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".contracts-")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(data, handle, indent=2, sort_keys=True)
+            handle.write("\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def ensure_deployed(
+    w3: Web3, *, account: Signer, data_dir: Path, name: str = "Hexavatar", symbol: str = "HXA"
+) -> ChecksumAddress:
+    """HexavatarNFT's address on ``w3``'s chain, deploying it only if no code is at the one
+    remembered in ``<data_dir>/contracts.json`` (keyed by chain id)."""
+    path = Path(data_dir) / DEPLOYMENTS_FILE
+    chain_key = str(int(w3.eth.chain_id))
+    data = _read_deployments(path)
+    entry = data.get(chain_key, {}).get(_CONTRACT_NAME)
+    if isinstance(entry, dict) and isinstance(entry.get("address"), str):
+        remembered = to_checksum_address(entry["address"])
+        if w3.eth.get_code(remembered):
+            return remembered
+    address = deploy(w3, account=account, name=name, symbol=symbol)
+    data.setdefault(chain_key, {})[_CONTRACT_NAME] = {
+        "address": address,
+        "name": name,
+        "symbol": symbol,
+        "deployer": account.address,
+    }
+    _write_deployments(path, data)
+    return address
+
+
+def install_multicall3(w3: Web3) -> ChecksumAddress:
+    """Make sure Multicall3 is at :data:`MULTICALL3_ADDRESS`; on a dev chain (anvil) set the
+    code of our compatible build there. Leaves an existing contract alone."""
+    if w3.eth.get_code(MULTICALL3_ADDRESS):
+        return MULTICALL3_ADDRESS
+    code = "0x" + load_artifact("Multicall3").deployed_bytecode.hex()
+    try:
+        w3.provider.make_request("anvil_setCode", [MULTICALL3_ADDRESS, code])  # type: ignore[arg-type]
+    except OSError as exc:
+        raise ChainUnavailable(f"expected the node to accept anvil_setCode: {exc!s}") from exc
+    if not w3.eth.get_code(MULTICALL3_ADDRESS):
+        raise DeploymentError(
+            f"expected Multicall3 at {MULTICALL3_ADDRESS}, found no code (the node does not "
+            "have it and does not support anvil_setCode)"
+        )
+    return MULTICALL3_ADDRESS

@@ -1,0 +1,42 @@
+"""Connections to a JSON-RPC node.
+
+:func:`connect` builds the one kind of :class:`~web3.Web3` this package expects: HTTP, a request
+timeout, no proxy for loopback nodes, and web3's CCIP-Read (EIP-3668) turned OFF for the whole
+provider. CCIP-Read lets any contract we call make this server fetch a URL of its choosing, so it
+must never be on for contracts we do not control; :mod:`hexavatar.chain.tokens` also passes
+``ccip_read_enabled=False`` on every call, so a caller's own ``Web3`` is safe too.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from web3 import Web3
+from web3.providers.rpc import HTTPProvider
+
+from .errors import ChainUnavailable, quote
+
+__all__ = ["chain_id_of", "connect"]
+
+_LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+def connect(rpc_url: str, *, timeout: float = 10.0) -> Web3:
+    """A :class:`Web3` for ``rpc_url`` (http/https) with CCIP-Read disabled."""
+    parts = urlsplit(rpc_url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ChainUnavailable(f"expected an http(s) JSON-RPC URL, found {quote(rpc_url)}")
+    request_kwargs: dict[str, object] = {"timeout": timeout}
+    if parts.hostname in _LOOPBACK_HOSTS:
+        request_kwargs["proxies"] = {"http": None, "https": None}
+    provider = HTTPProvider(rpc_url, request_kwargs=request_kwargs)
+    provider.global_ccip_read_enabled = False
+    return Web3(provider)
+
+
+def chain_id_of(w3: Web3) -> int:
+    """The node's chain id; :class:`ChainUnavailable` when it cannot be reached."""
+    try:
+        return int(w3.eth.chain_id)
+    except (OSError, ConnectionError) as exc:
+        raise ChainUnavailable(f"expected a JSON-RPC node to answer eth_chainId: {exc!s}") from exc
