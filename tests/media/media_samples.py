@@ -38,7 +38,7 @@ def photo(width: int, height: int, *, seed_sigma: float = 24.0) -> Image.Image:
 
 
 def jpeg(image: Image.Image, **params: Any) -> bytes:
-    return encode(image, "JPEG", quality=95, **params)
+    return encode(image, "JPEG", **{"quality": 95, **params})
 
 
 def close(actual: Any, expected: tuple[int, ...], tolerance: int = 40) -> bool:
