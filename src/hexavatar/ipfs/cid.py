@@ -362,6 +362,21 @@ class CID:
         return cls._trusted(1, codec, mh, code, bytes(data[offset:end])), end
 
     @classmethod
+    def from_digest(
+        cls, digest: Buffer, *, version: int = 1, codec: int = RAW, hash_code: int = SHA2_256
+    ) -> CID:
+        """The CID of a block whose ``hash_code`` digest is ``digest`` (already computed)."""
+        if hash_code == SHA2_256 and len(digest) == 32:
+            mh = _SHA256_PREFIX + digest
+            if version == 1:
+                prefix = _V1_PREFIXES.get(codec)
+                if prefix is not None:
+                    return cls._trusted(1, codec, mh, SHA2_256, prefix + mh)
+            elif version == 0 and codec == DAG_PB:
+                return cls._trusted(0, DAG_PB, mh, SHA2_256, mh)
+        return cls(version, codec, encode_multihash(hash_code, digest))
+
+    @classmethod
     def identity(
         cls, data: Buffer, *, codec: int = RAW, max_length: int = MAX_IDENTITY_LENGTH
     ) -> CID:
@@ -486,14 +501,10 @@ def compute_cid(
 ) -> CID:
     """Hash a block (``data`` is not copied) and return its CID."""
     if hash_code == SHA2_256:
-        mh = _SHA256_PREFIX + hashlib.sha256(data).digest()
-        if version == 1:
-            prefix = _V1_PREFIXES.get(codec)
-            if prefix is not None:
-                return CID._trusted(1, codec, mh, SHA2_256, prefix + mh)
-    else:
-        mh = compute_multihash(data, hash_code)
-    return CID(version, codec, mh)
+        return CID.from_digest(
+            hashlib.sha256(data).digest(), version=version, codec=codec, hash_code=SHA2_256
+        )
+    return CID(version, codec, compute_multihash(data, hash_code))
 
 
 def verify_block(cid: CID | str | Buffer, data: Buffer) -> None:
