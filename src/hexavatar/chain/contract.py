@@ -25,6 +25,7 @@ from .artifacts import load_artifact
 from .errors import ChainUnavailable, DeploymentError, TransactionReverted, quote
 from .minter import send_raw, suggest_fees, wait_receipt
 from .signer import Signer
+from .tokens import MULTICALL3_ADDRESS
 
 __all__ = [
     "DEPLOYMENTS_FILE",
@@ -36,8 +37,6 @@ __all__ = [
     "install_multicall3",
 ]
 
-#: Where Multicall3 lives on virtually every EVM chain.
-MULTICALL3_ADDRESS: Final = to_checksum_address("0xcA11bde05977b3631167028862bE2a173976CA11")
 DEPLOYMENTS_FILE: Final = "contracts.json"
 _CONTRACT_NAME: Final = "HexavatarNFT"
 

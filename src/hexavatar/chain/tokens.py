@@ -1,0 +1,298 @@
+"""Read any ERC-721 or ERC-1155 contract, including ones we do not control.
+
+Every call here is an ``eth_call`` with CCIP-Read OFF (``ccip_read_enabled=False``): EIP-3668
+lets a contract make the caller fetch a URL of the contract's choosing, which would turn this
+server into a proxy for anyone who deploys a contract. Every call also has a gas cap, and
+string results a byte cap, so a hostile contract can make a read fail but not hang or flood it.
+Reads take ``block=`` so an ownership check can be pinned to a known block.
+
+Batching: :func:`batch_owner_of` sends ``ownerOf`` calls through Multicall3 ``aggregate3`` with
+``allowFailure=true`` per call; a failing or non-ERC-721 target gives ``None`` for its entry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Final, Literal
+
+from eth_abi.abi import decode, encode
+from eth_abi.exceptions import DecodingError
+from eth_typing import BlockIdentifier, ChecksumAddress
+from eth_utils.address import to_checksum_address
+from eth_utils.crypto import keccak
+from web3 import Web3
+from web3.exceptions import ContractLogicError, Web3RPCError
+
+from .errors import (
+    CallReverted,
+    ChainUnavailable,
+    MalformedResponse,
+    ResponseTooLarge,
+    TokenNotFound,
+    quote,
+)
+
+__all__ = [
+    "DEFAULT_CALL_GAS",
+    "DEFAULT_MAX_URI_BYTES",
+    "INTERFACE_ERC165",
+    "INTERFACE_ERC721",
+    "INTERFACE_ERC721_METADATA",
+    "INTERFACE_ERC1155",
+    "INTERFACE_ERC1155_METADATA_URI",
+    "MULTICALL3_ADDRESS",
+    "Standard",
+    "balance_of",
+    "batch_owner_of",
+    "detect_standard",
+    "expand_erc1155_uri",
+    "owner_of",
+    "supports_interface",
+    "token_uri",
+    "uri",
+]
+
+INTERFACE_ERC165: Final = bytes.fromhex("01ffc9a7")
+INTERFACE_ERC721: Final = bytes.fromhex("80ac58cd")
+INTERFACE_ERC721_METADATA: Final = bytes.fromhex("5b5e139f")
+INTERFACE_ERC1155: Final = bytes.fromhex("d9b67a26")
+INTERFACE_ERC1155_METADATA_URI: Final = bytes.fromhex("0e89341c")
+_INTERFACE_INVALID: Final = bytes.fromhex("ffffffff")
+#: Where Multicall3 lives on virtually every EVM chain.
+MULTICALL3_ADDRESS: Final = to_checksum_address("0xcA11bde05977b3631167028862bE2a173976CA11")
+
+#: Gas for one read call. Also bounds return size: memory costs grow quadratically, so 10M gas
+#: cannot build much more than ~2 MB of return data.
+DEFAULT_CALL_GAS: Final = 10_000_000
+#: Largest tokenURI/uri accepted (on-chain ``data:`` metadata with an SVG fits easily).
+DEFAULT_MAX_URI_BYTES: Final = 1_000_000
+_ERC165_GAS: Final = 30_000  # EIP-165: supportsInterface must use at most 30 000 gas
+_OWNER_OF_GAS: Final = 200_000
+
+Standard = Literal["erc721", "erc1155"]
+
+
+def _selector(signature: str) -> bytes:
+    return keccak(text=signature)[:4]
+
+
+def _call(
+    w3: Web3, contract: str, data: bytes, *, gas: int, block: BlockIdentifier, what: str
+) -> bytes:
+    """One eth_call, CCIP-Read off; reverts and out-of-gas become :class:`CallReverted`."""
+    tx = {"to": to_checksum_address(contract), "data": "0x" + data.hex(), "gas": gas}
+    try:
+        result = w3.eth.call(tx, block, ccip_read_enabled=False)  # type: ignore[arg-type]
+    except ContractLogicError as exc:
+        raise CallReverted(f"expected {what} to return, it reverted: {quote(exc.message)}") from exc
+    except Web3RPCError as exc:
+        raise CallReverted(
+            f"expected {what} to return, the node said {quote(exc.message)}"
+        ) from exc
+    except OSError as exc:
+        raise ChainUnavailable(f"expected the node to answer {what}: {exc!s}") from exc
+    return bytes(result)
+
+
+def _decode_one(abi_type: str, data: bytes, *, what: str) -> object:
+    try:
+        (value,) = decode([abi_type], data)
+    except (DecodingError, ValueError, OverflowError) as exc:
+        raise MalformedResponse(
+            f"expected {what} to return an ABI {abi_type}, found {len(data)} bytes "
+            f"{quote('0x' + data[:32].hex())}"
+        ) from exc
+    return value
+
+
+def supports_interface(
+    w3: Web3, contract: str, interface_id: bytes, *, block: BlockIdentifier = "latest"
+) -> bool:
+    """``supportsInterface(interface_id)``; False on revert, bad output or no code (EIP-165)."""
+    data = _selector("supportsInterface(bytes4)") + encode(["bytes4"], [interface_id])
+    try:
+        raw = _call(w3, contract, data, gas=_ERC165_GAS, block=block, what="supportsInterface")
+    except CallReverted:
+        return False
+    if len(raw) != 32 or raw[:31] != bytes(31) or raw[31] > 1:
+        return False
+    return raw[31] == 1
+
+
+def _is_erc165(w3: Web3, contract: str, *, block: BlockIdentifier) -> bool:
+    return supports_interface(w3, contract, INTERFACE_ERC165, block=block) and not (
+        supports_interface(w3, contract, _INTERFACE_INVALID, block=block)
+    )
+
+
+def detect_standard(
+    w3: Web3, contract: str, *, block: BlockIdentifier = "latest"
+) -> Standard | None:
+    """``"erc721"`` or ``"erc1155"`` by ERC-165 (the full EIP-165 detection), else None."""
+    if not _is_erc165(w3, contract, block=block):
+        return None
+    if supports_interface(w3, contract, INTERFACE_ERC721, block=block):
+        return "erc721"
+    if supports_interface(w3, contract, INTERFACE_ERC1155, block=block):
+        return "erc1155"
+    return None
+
+
+def owner_of(
+    w3: Web3, contract: str, token_id: int, *, block: BlockIdentifier = "latest"
+) -> ChecksumAddress:
+    """ERC-721 ``ownerOf``; :class:`TokenNotFound` when it reverts or names address zero."""
+    data = _selector("ownerOf(uint256)") + encode(["uint256"], [token_id])
+    what = f"ownerOf({token_id}) of {to_checksum_address(contract)}"
+    try:
+        raw = _call(w3, contract, data, gas=_OWNER_OF_GAS, block=block, what=what)
+    except CallReverted as exc:
+        raise TokenNotFound(str(exc)) from exc
+    owner = to_checksum_address(str(_decode_one("address", raw, what=what)))
+    if int(owner, 16) == 0:
+        raise TokenNotFound(f"expected an owner from {what}, found address zero")
+    return owner
+
+
+def balance_of(
+    w3: Web3, contract: str, owner: str, token_id: int, *, block: BlockIdentifier = "latest"
+) -> int:
+    """ERC-1155 ``balanceOf(owner, id)``."""
+    data = _selector("balanceOf(address,uint256)") + encode(
+        ["address", "uint256"], [to_checksum_address(owner), token_id]
+    )
+    what = f"balanceOf(…, {token_id}) of {to_checksum_address(contract)}"
+    raw = _call(w3, contract, data, gas=_OWNER_OF_GAS, block=block, what=what)
+    value = _decode_one("uint256", raw, what=what)
+    assert isinstance(value, int)
+    return value
+
+
+def _string_call(
+    w3: Web3,
+    contract: str,
+    signature: str,
+    token_id: int,
+    *,
+    block: BlockIdentifier,
+    gas: int,
+    max_bytes: int,
+) -> str:
+    data = _selector(signature) + encode(["uint256"], [token_id])
+    what = f"{signature.split('(')[0]}({token_id}) of {to_checksum_address(contract)}"
+    raw = _call(w3, contract, data, gas=gas, block=block, what=what)
+    if len(raw) > max_bytes + 64:  # offset + length words around the string
+        raise ResponseTooLarge(f"expected at most {max_bytes} bytes from {what}, found {len(raw)}")
+    text = _decode_one("string", raw, what=what)
+    assert isinstance(text, str)
+    if len(text.encode("utf-8")) > max_bytes:
+        raise ResponseTooLarge(f"expected at most {max_bytes} bytes from {what}, found more")
+    return text
+
+
+def token_uri(
+    w3: Web3,
+    contract: str,
+    token_id: int,
+    *,
+    block: BlockIdentifier = "latest",
+    gas: int = DEFAULT_CALL_GAS,
+    max_bytes: int = DEFAULT_MAX_URI_BYTES,
+) -> str:
+    """ERC-721 ``tokenURI``: :class:`TokenNotFound` on revert, :class:`ResponseTooLarge`,
+    :class:`MalformedResponse` when it is not a UTF-8 ABI string."""
+    try:
+        return _string_call(
+            w3, contract, "tokenURI(uint256)", token_id, block=block, gas=gas, max_bytes=max_bytes
+        )
+    except CallReverted as exc:
+        raise TokenNotFound(str(exc)) from exc
+
+
+def uri(
+    w3: Web3,
+    contract: str,
+    token_id: int,
+    *,
+    block: BlockIdentifier = "latest",
+    gas: int = DEFAULT_CALL_GAS,
+    max_bytes: int = DEFAULT_MAX_URI_BYTES,
+) -> str:
+    """ERC-1155 ``uri(id)`` as returned (may hold ``{id}``: see :func:`expand_erc1155_uri`)."""
+    return _string_call(
+        w3, contract, "uri(uint256)", token_id, block=block, gas=gas, max_bytes=max_bytes
+    )
+
+
+def expand_erc1155_uri(template: str, token_id: int) -> str:
+    """Replace ``{id}`` by the token ID as 64 lower-case hex digits (ERC-1155 metadata rule)."""
+    return template.replace("{id}", f"{token_id:064x}")
+
+
+def batch_owner_of(
+    w3: Web3,
+    items: Sequence[tuple[str, int]],
+    *,
+    batch_size: int = 200,
+    block: BlockIdentifier = "latest",
+    multicall: str = MULTICALL3_ADDRESS,
+    gas_per_call: int = _OWNER_OF_GAS,
+) -> list[ChecksumAddress | None]:
+    """``ownerOf`` for many (contract, token ID) pairs via Multicall3 ``aggregate3``.
+
+    One entry per item, in order: the owner, or None when that call failed, returned something
+    other than one address, or returned address zero. Batches are pinned to one block (the
+    latest block number is read first unless ``block`` is given).
+    """
+    if batch_size < 1:
+        raise ValueError(f"expected batch_size >= 1, found {batch_size}")
+    if block == "latest":
+        block = int(w3.eth.block_number)
+    results: list[ChecksumAddress | None] = []
+    for start in range(0, len(items), batch_size):
+        chunk = items[start : start + batch_size]
+        results.extend(_owner_batch(w3, chunk, block=block, multicall=multicall, gas=gas_per_call))
+    return results
+
+
+def _owner_batch(
+    w3: Web3,
+    chunk: Sequence[tuple[str, int]],
+    *,
+    block: BlockIdentifier,
+    multicall: str,
+    gas: int,
+) -> list[ChecksumAddress | None]:
+    selector = _selector("ownerOf(uint256)")
+    calls = [(to_checksum_address(c), True, selector + encode(["uint256"], [t])) for c, t in chunk]
+    data = _selector("aggregate3((address,bool,bytes)[])") + encode(
+        ["(address,bool,bytes)[]"], [calls]
+    )
+    total_gas = 100_000 + gas * len(chunk)
+    try:
+        raw = _call(w3, multicall, data, gas=total_gas, block=block, what="Multicall3.aggregate3")
+    except CallReverted:
+        # One target burnt the batch's gas (aggregate3 forwards all of it): ask one by one.
+        return [_owner_alone(w3, c, t, block=block) for c, t in chunk]
+    decoded = _decode_one("(bool,bytes)[]", raw, what="Multicall3.aggregate3")
+    assert isinstance(decoded, (list, tuple))
+    if len(decoded) != len(chunk):
+        raise MalformedResponse(
+            f"expected {len(chunk)} results from Multicall3.aggregate3, found {len(decoded)}"
+        )
+    return [_owner_or_none(ok, ret) for ok, ret in decoded]
+
+
+def _owner_alone(
+    w3: Web3, contract: str, token_id: int, *, block: BlockIdentifier
+) -> ChecksumAddress | None:
+    try:
+        return owner_of(w3, contract, token_id, block=block)
+    except (TokenNotFound, MalformedResponse):
+        return None
+
+
+def _owner_or_none(ok: bool, ret: bytes) -> ChecksumAddress | None:
+    if not ok or len(ret) != 32 or ret[:12] != bytes(12) or ret == bytes(32):
+        return None
+    return to_checksum_address(ret[12:])
