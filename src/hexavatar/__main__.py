@@ -1,0 +1,5 @@
+"""``python -m hexavatar`` runs the command line."""
+
+from hexavatar.cli import main
+
+main()

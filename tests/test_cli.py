@@ -1,0 +1,105 @@
+"""The command line, run in-process (CliRunner) and, for `serve`, as a real process."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
+from hexavatar.cli import app
+from tests.support.services import free_port, wait_port
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    return {"HEXAVATAR_DATA_DIR": str(tmp_path / "data")}
+
+
+def _json(result: object) -> dict:  # type: ignore[type-arg]
+    out = result.stdout.strip().splitlines()  # type: ignore[attr-defined]
+    return json.loads(out[-1])  # type: ignore[no-any-return]
+
+
+def test_db_upgrade(env: dict[str, str]) -> None:
+    result = runner.invoke(app, ["db", "upgrade", "--json"], env=env)
+    assert result.exit_code == 0, result.output
+    assert _json(result)["revision"]
+
+
+def test_users_create_then_avatar_set_then_gc(env: dict[str, str], tmp_path: Path) -> None:
+    r = runner.invoke(
+        app,
+        ["users", "create", "Zoe", "--password-stdin", "--json"],
+        input="long password\n",
+        env=env,
+    )
+    assert r.exit_code == 0, r.output
+    assert _json(r)["username"] == "zoe"
+    img = tmp_path / "me.png"
+    Image.new("RGBA", (300, 300), (10, 20, 30, 255)).save(img)
+    r = runner.invoke(app, ["avatar", "set", "zoe", str(img), "--json"], env=env)
+    assert r.exit_code == 0, r.output
+    out = _json(r)
+    assert set(out["renditions"]) == {"64", "128", "256", "512"}
+    objects = Path(env["HEXAVATAR_DATA_DIR"]) / "objects"
+    assert len([p for p in objects.rglob("*") if p.is_file()]) == 8
+    r = runner.invoke(app, ["gc", "--grace", "0", "--json"], env=env)
+    assert r.exit_code == 0 and _json(r)["objects_removed"] == []  # all referenced
+
+
+def test_duplicate_user_is_a_clear_error(env: dict[str, str]) -> None:
+    args = ["users", "create", "amy", "--password-stdin", "--json"]
+    assert runner.invoke(app, args, input="long password\n", env=env).exit_code == 0
+    r = runner.invoke(app, args, input="long password\n", env=env)
+    assert r.exit_code == 1
+    assert _json(r)["error"]["code"] == "username_taken"
+
+
+def test_avatar_set_refuses_bad_files(env: dict[str, str], tmp_path: Path) -> None:
+    runner.invoke(
+        app, ["users", "create", "bea", "--password-stdin"], input="long password\n", env=env
+    )
+    bad = tmp_path / "x.png"
+    bad.write_bytes(b"<html>")
+    r = runner.invoke(app, ["avatar", "set", "bea", str(bad), "--json"], env=env)
+    assert r.exit_code == 1 and _json(r)["error"]["code"] == "unsupported_format"
+    r = runner.invoke(
+        app, ["avatar", "set", "bea", str(tmp_path / "missing.png"), "--json"], env=env
+    )
+    assert r.exit_code == 1 and _json(r)["error"]["code"] == "unreadable_file"
+    r = runner.invoke(app, ["avatar", "set", "nobody", str(bad), "--json"], env=env)
+    assert r.exit_code == 1
+
+
+def test_serve_starts_and_answers(tmp_path: Path) -> None:
+    port = free_port()
+    env = {**os.environ, "HEXAVATAR_DATA_DIR": str(tmp_path / "d"), "HEXAVATAR_PORT": str(port)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hexavatar", "serve"], env=env, stderr=subprocess.PIPE
+    )
+    try:
+        wait_port(port, proc=proc, timeout=60)
+        assert httpx.get(f"http://127.0.0.1:{port}/healthz").json() == {"status": "ok"}
+        assert httpx.get(f"http://127.0.0.1:{port}/readyz").status_code == 200
+        assert (tmp_path / "d" / "hexavatar.db").exists()
+        r = httpx.get(f"http://127.0.0.1:{port}/u/nobody/avatar")
+        assert r.status_code == 404 and r.json()["error"]["code"] == "user_not_found"
+    finally:
+        proc.terminate()
+        proc.wait(20)
+    assert proc.returncode in (0, -15)
+
+
+def test_help_lists_the_commands() -> None:
+    r = runner.invoke(app, ["--help"])
+    for name in ("serve", "db", "users", "avatar", "gc"):
+        assert name in r.stdout
