@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,8 +22,10 @@ from hexavatar.chain.signer import Signer
 def anvil_bin() -> Path:
     try:
         return find_anvil()
-    except AnvilNotFound as exc:  # pragma: no cover - CI installs it with `npm ci`
-        pytest.skip(f"anvil not installed: {exc}")
+    except AnvilNotFound as exc:  # pragma: no cover - `npm ci` installs it
+        if os.environ.get("CI"):
+            pytest.fail(f"anvil must be installed in CI (run `npm ci`): {exc}")
+        pytest.skip(f"anvil not installed (run `npm ci`): {exc}")
 
 
 @pytest.fixture(scope="session")

@@ -107,7 +107,10 @@ def test_jpeg_gps_exif_is_stripped(client: TestClient) -> None:
 @pytest.mark.parametrize(
     "body,ctype",
     [
-        (b"--b\r\nContent-Disposition: form-data; name=file; filename=a\r\n\r\nabc", "multipart/form-data; boundary=b"),
+        (
+            b"--b\r\nContent-Disposition: form-data; name=file; filename=a\r\n\r\nabc",
+            "multipart/form-data; boundary=b",
+        ),
         (b"not multipart at all", "multipart/form-data; boundary=zzz"),
         (b"{}", "application/json"),
         (b"--b\r\nX: y\r\n\r\nabc\r\n--b--\r\n", "multipart/form-data; boundary=b"),

@@ -38,7 +38,10 @@ __all__ = [
     "encode_unixfs",
     "encode_uvarint",
     "encoded_link_size",
+    "hamt_bucket",
+    "hamt_prefix_width",
     "link_name_bytes",
+    "murmur3_x64_64",
     "sort_links",
     "unixfs_of",
 ]
@@ -417,3 +420,67 @@ def unixfs_of(node: PBNode) -> UnixFSData:
     if node.data is None:
         raise UnixFSError("expected a dag-pb node with UnixFS Data, found no Data field")
     return decode_unixfs(node.data)
+
+
+# --- UnixFS HAMT hashing ------------------------------------------------------------------
+
+_M64: Final = (1 << 64) - 1
+_C1: Final = 0x87C37B91114253D5
+_C2: Final = 0x4CF5AD432745937F
+
+
+def _rotl(value: int, bits: int) -> int:
+    return ((value << bits) | (value >> (64 - bits))) & _M64
+
+
+def _fmix(k: int) -> int:
+    k ^= k >> 33
+    k = (k * 0xFF51AFD7ED558CCD) & _M64
+    k ^= k >> 33
+    k = (k * 0xC4CEB9FE1A85EC53) & _M64
+    return k ^ (k >> 33)
+
+
+def murmur3_x64_64(data: bytes, seed: int = 0) -> bytes:
+    """murmur3-x64-64 (multihash 0x22): the first 64 bits of MurmurHash3_x64_128, big-endian.
+
+    This is the HAMT hash of UnixFS sharded directories (Go's ``murmur3.New64().Sum``).
+    """
+    h1 = h2 = seed & _M64
+    length = len(data)
+    end = length - length % 16
+    for pos in range(0, end, 16):
+        k1 = int.from_bytes(data[pos : pos + 8], "little")
+        k2 = int.from_bytes(data[pos + 8 : pos + 16], "little")
+        h1 ^= (_rotl((k1 * _C1) & _M64, 31) * _C2) & _M64
+        h1 = (((_rotl(h1, 27) + h2) & _M64) * 5 + 0x52DCE729) & _M64
+        h2 ^= (_rotl((k2 * _C2) & _M64, 33) * _C1) & _M64
+        h2 = (((_rotl(h2, 31) + h1) & _M64) * 5 + 0x38495AB5) & _M64
+    tail = data[end:]
+    if len(tail) > 8:
+        h2 ^= (_rotl((int.from_bytes(tail[8:], "little") * _C2) & _M64, 33) * _C1) & _M64
+    if tail:
+        h1 ^= (_rotl((int.from_bytes(tail[:8], "little") * _C1) & _M64, 31) * _C2) & _M64
+    h1 ^= length
+    h2 ^= length
+    h1 = (h1 + h2) & _M64
+    h2 = (h2 + h1) & _M64
+    h1 = _fmix(h1)
+    h2 = _fmix(h2)
+    h1 = (h1 + h2) & _M64
+    return h1.to_bytes(8, "big")
+
+
+def hamt_bucket(name_hash: bytes, depth: int, fanout: int) -> int:
+    """Bucket of a name at ``depth`` of a HAMT: the next log2(fanout) bits of its hash, most
+    significant first (Kubo's ``hashBits``). Raises :class:`UnixFSError` past 64 bits."""
+    bits = fanout.bit_length() - 1
+    shift = 64 - bits * (depth + 1)
+    if shift < 0:
+        raise UnixFSError(f"expected a HAMT depth within the 64-bit hash, found depth {depth}")
+    return (int.from_bytes(name_hash, "big") >> shift) & (fanout - 1)
+
+
+def hamt_prefix_width(fanout: int) -> int:
+    """Hex digits of the bucket prefix of HAMT link names (2 for fanout 256: ``"0A"``)."""
+    return len(f"{fanout - 1:X}")

@@ -32,7 +32,10 @@ from .dagpb import (
     encode_unixfs,
     encode_uvarint,
     encoded_link_size,
+    hamt_bucket,
+    hamt_prefix_width,
     link_name_bytes,
+    murmur3_x64_64,
 )
 from .errors import ImporterError, quote
 from .profiles import ImportProfile
@@ -46,7 +49,6 @@ __all__ = [
     "import_directory",
     "import_stream",
     "import_tree",
-    "murmur3_x64_64",
 ]
 
 Progress = Callable[[int], None]
@@ -349,19 +351,16 @@ def _build_shard(
 ) -> tuple[CID, int]:
     """One HAMT shard node over ``links`` (entries whose hashes share the first bits)."""
     fanout = profile.hamt_fanout
-    bits = fanout.bit_length() - 1
-    shift = 64 - bits * (depth + 1)
-    if shift < 0:
+    if (fanout.bit_length() - 1) * (depth + 1) > 64:
         raise ImporterError(
             f"expected murmur3 hashes to separate {len(links)} names, found "
             f"them equal over 64 bits: {quote([link.name for link in links])}"
         )
     buckets: dict[int, list[PBLink]] = {}
     for link in links:
-        name = link_name_bytes(link)
-        index = (int.from_bytes(murmur3_x64_64(name), "big") >> shift) & (fanout - 1)
+        index = hamt_bucket(murmur3_x64_64(link_name_bytes(link)), depth, fanout)
         buckets.setdefault(index, []).append(link)
-    width = len(f"{fanout - 1:X}")
+    width = hamt_prefix_width(fanout)
     shard_links = []
     bitfield = 0
     for index in sorted(buckets):
@@ -535,52 +534,3 @@ def _import_nested(builder: _DirectoryBuilder, folder: _Nested, rel: str, hidden
                 child_rel, _import_chunks(chunks, builder.profile, builder.store, None)
             )
     return builder.directory(rel, entries)
-
-
-# --- murmur3 ------------------------------------------------------------------------------
-
-_M64: Final = (1 << 64) - 1
-_C1: Final = 0x87C37B91114253D5
-_C2: Final = 0x4CF5AD432745937F
-
-
-def _rotl(value: int, bits: int) -> int:
-    return ((value << bits) | (value >> (64 - bits))) & _M64
-
-
-def _fmix(k: int) -> int:
-    k ^= k >> 33
-    k = (k * 0xFF51AFD7ED558CCD) & _M64
-    k ^= k >> 33
-    k = (k * 0xC4CEB9FE1A85EC53) & _M64
-    return k ^ (k >> 33)
-
-
-def murmur3_x64_64(data: bytes, seed: int = 0) -> bytes:
-    """murmur3-x64-64 (multihash 0x22): the first 64 bits of MurmurHash3_x64_128, big-endian.
-
-    This is the HAMT hash of UnixFS sharded directories (Go's ``murmur3.New64().Sum``).
-    """
-    h1 = h2 = seed & _M64
-    length = len(data)
-    end = length - length % 16
-    for pos in range(0, end, 16):
-        k1 = int.from_bytes(data[pos : pos + 8], "little")
-        k2 = int.from_bytes(data[pos + 8 : pos + 16], "little")
-        h1 ^= (_rotl((k1 * _C1) & _M64, 31) * _C2) & _M64
-        h1 = (((_rotl(h1, 27) + h2) & _M64) * 5 + 0x52DCE729) & _M64
-        h2 ^= (_rotl((k2 * _C2) & _M64, 33) * _C1) & _M64
-        h2 = (((_rotl(h2, 31) + h1) & _M64) * 5 + 0x38495AB5) & _M64
-    tail = data[end:]
-    if len(tail) > 8:
-        h2 ^= (_rotl((int.from_bytes(tail[8:], "little") * _C2) & _M64, 33) * _C1) & _M64
-    if tail:
-        h1 ^= (_rotl((int.from_bytes(tail[:8], "little") * _C1) & _M64, 31) * _C2) & _M64
-    h1 ^= length
-    h2 ^= length
-    h1 = (h1 + h2) & _M64
-    h2 = (h2 + h1) & _M64
-    h1 = _fmix(h1)
-    h2 = _fmix(h2)
-    h1 = (h1 + h2) & _M64
-    return h1.to_bytes(8, "big")
