@@ -134,8 +134,27 @@ def test_gif_frame_larger_than_the_screen_within_limits_is_decoded() -> None:
 
 def test_absurd_jpeg_scan_count_is_refused_without_decoding(no_decoding: None) -> None:
     data = many_scans_jpeg(5_000)
-    with pytest.raises(ImageTooLarge, match="at most 100 JPEG scans"):
+    with pytest.raises(ImageTooLarge, match="at most 100 JPEG scans for 64x64"):
         process_image(data)
+
+
+def test_jpeg_scan_budget_shrinks_with_the_pixel_count(no_decoding: None) -> None:
+    data = many_scans_jpeg(10)
+    scans = data.count(b"\xff\xda")
+    assert scans > 10
+    budget = ImageLimits(max_jpeg_scan_pixels=64 * 64 * scans)
+    with pytest.raises(DecodeReached):  # within budget: goes on to decode
+        process_image(data, limits=budget)
+    tight = ImageLimits(max_jpeg_scan_pixels=64 * 64 * scans - 1)
+    with pytest.raises(ImageTooLarge, match=f"at most {scans - 1} JPEG scans"):
+        process_image(data, limits=tight)
+
+
+def test_default_scan_budget() -> None:
+    limits = ImageLimits()
+    assert limits.max_scans_for(4000 * 3000) == 83
+    assert limits.max_scans_for(8000 * 5000) == 25
+    assert limits.max_scans_for(64 * 64) == 100
 
 
 def test_ordinary_progressive_jpeg_is_accepted() -> None:

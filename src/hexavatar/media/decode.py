@@ -5,7 +5,7 @@ Order of checks (each cheaper than the next, none decodes pixels before the head
 1. byte count (``ImageLimits.max_bytes``) and emptiness;
 2. format from the magic bytes (:func:`~hexavatar.media.sniff.sniff_format`);
 3. structure, dimensions and JPEG scan count from the bytes (:mod:`.header`), against
-   ``ImageLimits.max_pixels`` and ``max_jpeg_scans``;
+   ``ImageLimits.max_pixels``, ``max_jpeg_scans`` and ``max_jpeg_scan_pixels``;
 4. Pillow opens the header (restricted to the sniffed format) and must agree on the size;
 5. decode of the first frame only; a JPEG is decoded at a reduced DCT scale (draft mode),
    the largest reduction that keeps the short side at least ``min_side`` pixels;
@@ -58,7 +58,7 @@ class DecodedImage:
 def decode_image(data: bytes, *, limits: ImageLimits, min_side: int) -> DecodedImage:
     """Validate ``data`` and decode its first frame; see the module docstring for the steps."""
     fmt = check_bytes(data, limits=limits)
-    header = read_header(data, fmt, max_jpeg_scans=limits.max_jpeg_scans)
+    header = read_header(data, fmt, limits=limits)
     _check_pixels(header, limits=limits)
     image, orientation = _load(data, fmt, header, min_side=min_side)
     width, height = header.width, header.height

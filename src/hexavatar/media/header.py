@@ -21,6 +21,7 @@ import struct
 from dataclasses import dataclass
 
 from .errors import CorruptImage, ImageTooLarge
+from .limits import ImageLimits
 from .sniff import SourceFormat
 
 __all__ = ["ImageHeader", "read_header"]
@@ -56,14 +57,15 @@ class ImageHeader:
         return max(self.width * self.height, self.frame_width * self.frame_height)
 
 
-def read_header(data: bytes, fmt: SourceFormat, *, max_jpeg_scans: int) -> ImageHeader:
+def read_header(data: bytes, fmt: SourceFormat, *, limits: ImageLimits) -> ImageHeader:
     """Walk ``data`` (already sniffed as ``fmt``) and return its :class:`ImageHeader`.
 
     Raises :class:`CorruptImage` when the structure is broken or truncated, and
-    :class:`ImageTooLarge` when a JPEG has more than ``max_jpeg_scans`` scans.
+    :class:`ImageTooLarge` when a JPEG has more scans than ``limits`` allow for its size.
+    Pixel counts are checked by the caller.
     """
     if fmt == "jpeg":
-        header = _read_jpeg(data, max_scans=max_jpeg_scans)
+        header = _read_jpeg(data, limits=limits)
     elif fmt == "png":
         header = _read_png(data)
     elif fmt == "gif":
@@ -81,7 +83,7 @@ def _truncated(fmt: str, what: str) -> CorruptImage:
     return CorruptImage(f"expected {what} in the {fmt} data, found the end of the file")
 
 
-def _read_jpeg(data: bytes, *, max_scans: int) -> ImageHeader:
+def _read_jpeg(data: bytes, *, limits: ImageLimits) -> ImageHeader:
     size: tuple[int, int] | None = None
     scans = 0
     pos = 2  # after SOI
@@ -103,17 +105,22 @@ def _read_jpeg(data: bytes, *, max_scans: int) -> ImageHeader:
             if size is None:
                 raise CorruptImage("expected a JPEG frame header (SOF) before the first scan")
             scans += 1
-            if scans > max_scans:
-                raise ImageTooLarge(
-                    f"expected at most {max_scans} JPEG scans, found more "
-                    "(a progressive JPEG is decoded once per scan)"
-                )
+            _check_scans(scans, size, limits)
             end = _skip_entropy_coded(data, end)
         pos = end
     if size is None or scans == 0:
         raise CorruptImage("expected a JPEG frame header and at least one scan before EOI")
     width, height = size
     return ImageHeader(width, height, width, height, scans)
+
+
+def _check_scans(scans: int, size: tuple[int, int], limits: ImageLimits) -> None:
+    allowed = limits.max_scans_for(size[0] * size[1])
+    if scans > allowed:
+        raise ImageTooLarge(
+            f"expected at most {allowed} JPEG scans for {size[0]}x{size[1]} pixels, found more "
+            "(a progressive JPEG is decoded once per scan)"
+        )
 
 
 def _next_jpeg_marker(data: bytes, pos: int) -> tuple[int, int]:
