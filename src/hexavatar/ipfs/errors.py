@@ -83,3 +83,76 @@ class PathNotFound(PathResolutionError, KeyError):
 
     def __str__(self) -> str:
         return str(self.args[0]) if self.args else "path not found"
+
+
+# --- exporter, CAR, gateway and verified fetch --------------------------------------------
+# Each class below carries the ``code`` the web layer maps to an HTTP status.
+
+
+class CarError(IpfsError, ValueError):
+    """A CAR stream is malformed, truncated, over a size cap, or holds a block failing its CID."""
+
+    code = "invalid_car"
+
+
+class NotAFileError(IpfsError, ValueError):
+    """Bytes were asked of a DAG node that is not a UnixFS file (a directory, a symlink, ...)."""
+
+    code = "not_a_file"
+
+
+class RangeNotSatisfiable(IpfsError, ValueError):
+    """A byte range lies wholly outside the content; ``size`` is the content's length."""
+
+    code = "range_not_satisfiable"
+
+    def __init__(self, message: str, *, size: int) -> None:
+        super().__init__(message)
+        self.size = size
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """Headers an HTTP 416 response carries (RFC 9110 section 15.5.17)."""
+        return {"Content-Range": f"bytes */{self.size}"}
+
+
+class InvalidGatewayRequest(IpfsError, ValueError):
+    """A gateway request is malformed: bad CID, bad query parameter, unsupported combination."""
+
+    code = "invalid_gateway_request"
+
+
+class ContentNotFound(IpfsError, LookupError):
+    """Content asked of the gateway is not here: a missing block or a missing path segment."""
+
+    code = "content_not_found"
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else "content not found"
+
+
+class NotAcceptable(IpfsError, ValueError):
+    """The gateway cannot produce a response in any format the request accepts."""
+
+    code = "not_acceptable"
+
+
+class FetchError(IpfsError, ConnectionError):
+    """Verified fetch failed on every gateway (``report`` says which failed why)."""
+
+    code = "fetch_failed"
+
+    def __init__(self, message: str, *, report: object = None) -> None:
+        super().__init__(message)
+        self.report = report
+
+
+__all__ += [
+    "CarError",
+    "ContentNotFound",
+    "FetchError",
+    "InvalidGatewayRequest",
+    "NotAFileError",
+    "NotAcceptable",
+    "RangeNotSatisfiable",
+]
