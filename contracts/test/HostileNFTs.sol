@@ -50,9 +50,14 @@ contract HugeURINFT is MintableTestNFT("HugeURI") {
     }
 }
 
-/// tokenURI loops until it runs out of gas.
+/// tokenURI loops until it runs out of gas; so does ownerOf(666).
 contract GasBurnerURINFT is MintableTestNFT("GasBurnerURI") {
     uint256 private _sink;
+
+    function ownerOf(uint256 tokenId) public view override returns (address) {
+        if (tokenId == 666) tokenURI(tokenId);
+        return super.ownerOf(tokenId);
+    }
 
     function tokenURI(uint256 tokenId) public view override returns (string memory) {
         uint256 x = tokenId;
