@@ -91,14 +91,20 @@ STORED_AS = {
 }
 
 
+@pytest.mark.parametrize(
+    ("fmt", "size"),
+    [("JPEG", (300, 200)), ("JPEG", (2400, 1600)), ("PNG", (2400, 1600)), ("WEBP", (300, 200))],
+)
 @pytest.mark.parametrize("orientation", sorted(STORED_AS))
-def test_exif_orientation_is_applied(orientation: int) -> None:
-    upright = quadrants(300, 200)
+def test_exif_orientation_is_applied(orientation: int, fmt: str, size: tuple[int, int]) -> None:
+    upright = quadrants(*size)
     exif = Image.Exif()
     exif[0x0112] = orientation
-    data = jpeg(upright.transpose(STORED_AS[orientation]), exif=exif.tobytes())
+    stored = upright.transpose(STORED_AS[orientation])
+    data = encode(stored, fmt, exif=exif.tobytes(), **({"quality": 95} if fmt == "JPEG" else {}))
+    assert Image.open(io.BytesIO(data)).getexif()[0x0112] == orientation
     result = process_image(data)
-    assert (result.width, result.height) == (300, 200)
+    assert (result.width, result.height) == size
     image = open_rendition(result.rendition(256, "png").data)
     got = corners(image)
     assert all(close(px, c) for px, c in zip(got, (RED, GREEN, BLUE, YELLOW), strict=True)), got
@@ -126,6 +132,34 @@ def test_draft_keeps_the_short_side_at_least_512(
 ) -> None:
     data = jpeg(Image.new("RGB", size, GREEN))
     assert decode_image(data, limits=Limits(), min_side=512).image.size == decoded_size
+
+
+@pytest.mark.parametrize(
+    ("fmt", "mode", "size", "decoded_size"),
+    [
+        ("PNG", "RGB", (2100, 1100), (1050, 550)),
+        ("PNG", "RGB", (1100, 1023), (1100, 1023)),
+        ("WEBP", "RGB", (1600, 1200), (800, 600)),
+        ("GIF", "P", (1600, 1100), (800, 550)),
+        ("PNG", "I;16", (1600, 1100), (800, 550)),
+    ],
+)
+def test_other_formats_are_box_reduced_after_decoding(
+    fmt: str, mode: str, size: tuple[int, int], decoded_size: tuple[int, int]
+) -> None:
+    source = quadrants(*size)
+    source = source.convert("L").convert("I;16") if mode == "I;16" else source.convert(mode)
+    decoded = decode_image(encode(source, fmt), limits=Limits(), min_side=512)
+    assert (decoded.width, decoded.height) == size
+    assert decoded.image.size == decoded_size
+
+
+def test_palette_images_are_converted_before_reduction() -> None:
+    # Averaging palette indices would give colours from elsewhere in the palette.
+    data = gif([quadrants(1600, 1100).convert("P")])
+    image = open_rendition(process_image(data).rendition(512, "png").data)
+    got = corners(image)
+    assert all(close(px, c) for px, c in zip(got, (RED, GREEN, BLUE, YELLOW), strict=True)), got
 
 
 def test_small_images_are_upscaled() -> None:

@@ -7,11 +7,17 @@ Order of checks (each cheaper than the next, none decodes pixels before the head
 3. structure, dimensions and JPEG scan count from the bytes (:mod:`.header`), against
    ``ImageLimits.max_pixels``, ``max_jpeg_scans`` and ``max_jpeg_scan_pixels``;
 4. Pillow opens the header (restricted to the sniffed format) and must agree on the size;
-5. decode of the first frame only; a JPEG is decoded at a reduced DCT scale (draft mode),
-   the largest reduction that keeps the short side at least ``min_side`` pixels;
+5. decode of the first frame only; a JPEG is decoded at a reduced DCT scale (draft mode:
+   1/2, 1/4 or 1/8), the largest reduction that keeps the short side at least ``min_side``
+   pixels. Other formats are decoded at full size and at once box-reduced by the largest
+   integer factor with the same property, so the full-size pixels are never copied,
+   transposed or converted (palette, bilevel and 16-bit images are converted first);
 6. EXIF orientation applied, colours converted to sRGB when an ICC profile is embedded,
    mode normalised to RGB (or RGBA when the alpha channel is not fully opaque), and every
    metadata entry dropped from ``Image.info``.
+
+The reductions keep the picture's aspect ratio, so the centre square cut later is the same
+square (reduction and orientation both commute with a centred crop).
 """
 
 from __future__ import annotations
@@ -36,6 +42,8 @@ _PIL_FORMATS: dict[SourceFormat, str] = {
     "gif": "GIF",
 }
 _ALPHA_MODES = frozenset({"RGBA", "LA", "PA", "RGBa", "La"})
+# Modes whose pixel values can be averaged by Image.reduce (not palette indices or "1").
+_REDUCIBLE_MODES = frozenset({"L", "LA", "RGB", "RGBA", "CMYK", "YCbCr"})
 _TRANSPOSED_ORIENTATIONS = frozenset({5, 6, 7, 8})
 _EXIF_ORIENTATION = 0x0112
 
@@ -45,8 +53,8 @@ class DecodedImage:
     """A decoded first frame, upright, in mode RGB or RGBA, sRGB, with an empty ``info``.
 
     ``width`` x ``height`` is the full source size after orientation; ``image`` may be
-    smaller when a JPEG was decoded in draft mode (never smaller than ``min_side`` on its
-    short side unless the source itself is).
+    smaller (draft mode for JPEG, box reduction for the others), never smaller than
+    ``min_side`` on its short side unless the source itself is.
     """
 
     image: Image.Image
@@ -104,7 +112,8 @@ def _load(
                 opened.draft("RGB", (min_side, min_side))
             opened.load()
             orientation = _orientation(opened)
-            image = _normalise(ImageOps.exif_transpose(opened))
+            reduced = _reduce(_reducible(opened), min_side=min_side)
+            image = _normalise(ImageOps.exif_transpose(reduced), opened.info.get("icc_profile"))
     except (CorruptImage, ImageTooLarge):
         raise
     except Image.DecompressionBombError as exc:
@@ -121,11 +130,23 @@ def _orientation(image: Image.Image) -> int:
     return value if isinstance(value, int) else 1
 
 
-def _normalise(image: Image.Image) -> Image.Image:
-    """Return an RGB or RGBA copy in sRGB, without any metadata."""
-    icc = image.info.get("icc_profile")
+def _reducible(image: Image.Image) -> Image.Image:
+    """Return ``image``, or a copy in a mode whose pixels can be averaged."""
+    if image.mode in _REDUCIBLE_MODES:
+        return image
     if image.mode.startswith("I;16") or image.mode == "I":
-        image = image.convert("I").point(lambda value: value / 256).convert("L")
+        return image.convert("I").point(lambda value: value / 256).convert("L")
+    return image.convert("RGBA" if _has_alpha(image) else "RGB")
+
+
+def _reduce(image: Image.Image, *, min_side: int) -> Image.Image:
+    """Box-reduce by the largest integer factor that keeps the short side >= ``min_side``."""
+    factor = min(image.size) // min_side
+    return image.reduce(factor) if factor >= 2 else image
+
+
+def _normalise(image: Image.Image, icc: bytes | None) -> Image.Image:
+    """Return an RGB or RGBA copy in sRGB, without any metadata."""
     target = "RGBA" if _has_alpha(image) else "RGB"
     converted = _to_srgb(image, icc, target) if icc else None
     if converted is None:
