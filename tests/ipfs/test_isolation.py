@@ -36,3 +36,59 @@ def test_modules_import_only_stdlib_and_own_package() -> None:
             ):
                 offenders.append(f"{path.name}: imports {name}")
     assert offenders == []
+
+
+def test_public_api_is_pinned() -> None:
+    assert sorted(hexavatar.ipfs.__all__) == sorted(
+        [
+            "CID",
+            "CID_VERSION_1",
+            "DAG_CBOR",
+            "DAG_JSON",
+            "DAG_PB",
+            "IDENTITY",
+            "JSON",
+            "PROFILES",
+            "RAW",
+            "SHA2_256",
+            "UNIXFS_V0_2015",
+            "UNIXFS_V1_2025",
+            "BlockNotFound",
+            "BlockVerificationError",
+            "Blockstore",
+            "CidError",
+            "DagPbError",
+            "DataType",
+            "FilesystemBlockstore",
+            "ImportProfile",
+            "ImportResult",
+            "ImporterError",
+            "IpfsError",
+            "MemoryBlockstore",
+            "MultibaseError",
+            "PBLink",
+            "PBNode",
+            "PathNotFound",
+            "PathResolutionError",
+            "UnixFSData",
+            "UnixFSError",
+            "UnixTime",
+            "UnsupportedHashError",
+            "VerifyingBlockstore",
+            "compute_cid",
+            "decode_node",
+            "decode_unixfs",
+            "encode_node",
+            "encode_unixfs",
+            "get_profile",
+            "import_bytes",
+            "import_directory",
+            "import_stream",
+            "import_tree",
+            "list_directory",
+            "resolve_path",
+            "verify_block",
+        ]
+    )
+    for name in hexavatar.ipfs.__all__:
+        assert hasattr(hexavatar.ipfs, name), name
