@@ -105,3 +105,22 @@ def many_scans_jpeg(extra_scans: int) -> bytes:
     last_sos = data.rindex(b"\xff\xda")
     eoi = data.rindex(b"\xff\xd9")
     return data[:eoi] + data[last_sos:eoi] * extra_scans + data[eoi:]
+
+
+def swapped_primaries_icc() -> bytes:
+    """An RGB ICC profile like sRGB but with the red and blue primaries swapped."""
+    from PIL import ImageCms
+
+    profile = bytearray(ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes())
+    profile[84:100] = bytes(16)  # profile ID (MD5) no longer valid: zero means "not computed"
+    (count,) = struct.unpack_from(">I", profile, 128)
+    entries = {}
+    for index in range(count):
+        at = 132 + 12 * index
+        entries[bytes(profile[at : at + 4])] = at
+    red, blue = entries[b"rXYZ"], entries[b"bXYZ"]
+    profile[red + 4 : red + 12], profile[blue + 4 : blue + 12] = (
+        profile[blue + 4 : blue + 12],
+        profile[red + 4 : red + 12],
+    )
+    return bytes(profile)

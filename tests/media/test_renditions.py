@@ -6,8 +6,20 @@ import hashlib
 import io
 
 import pytest
-from media_samples import BLUE, GREEN, RED, YELLOW, close, encode, gif, jpeg, photo, quadrants
-from PIL import Image
+from media_samples import (
+    BLUE,
+    GREEN,
+    RED,
+    YELLOW,
+    close,
+    encode,
+    gif,
+    jpeg,
+    photo,
+    quadrants,
+    swapped_primaries_icc,
+)
+from PIL import Image, ImageCms
 
 from hexavatar.media import (
     RENDITION_SIZES,
@@ -247,3 +259,44 @@ def test_custom_sizes_and_their_bounds() -> None:
     for sizes in ((), (0, 64), (4096,)):
         with pytest.raises(InvalidSize):
             process_image(encode(quadrants(8, 8), "PNG"), sizes=sizes)
+
+
+def srgb_icc() -> bytes:
+    return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+
+
+@pytest.mark.parametrize("mode", ["RGB", "RGBA"])
+def test_srgb_profile_leaves_colours_and_alpha_alone(mode: str) -> None:
+    source = half_transparent("RGBA")
+    if mode == "RGB":
+        source = quadrants(64, 64)
+    result = process_image(encode(source, "PNG", icc_profile=srgb_icc()))
+    image = open_rendition(result.rendition(64, "png").data)
+    assert image.mode == mode
+    if mode == "RGBA":
+        assert image.getchannel("A").getpixel((4, 32)) == 0
+        assert close(image.getpixel((60, 32)), (*RED, 255), 3)  # type: ignore[arg-type]
+    else:
+        assert all(
+            close(px, c, 3)
+            for px, c in zip(corners(image), (RED, GREEN, BLUE, YELLOW), strict=True)
+        )
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG"])
+def test_colours_are_converted_from_the_embedded_profile_to_srgb(fmt: str) -> None:
+    # Pixels stored as pure "red" in a profile whose red primary is sRGB's blue are blue.
+    source = Image.new("RGB", (64, 64), (255, 0, 0))
+    data = encode(source, fmt, icc_profile=swapped_primaries_icc())
+    result = process_image(data)
+    for rendition in result.renditions:
+        image = open_rendition(rendition.data).convert("RGB")
+        assert close(image.getpixel((32, 32)), (0, 0, 255), 30), rendition  # type: ignore[arg-type]
+        assert b"acsp" not in rendition.data
+
+
+def test_garbage_icc_profile_is_ignored() -> None:
+    result = process_image(jpeg(quadrants(64, 64), icc_profile=b"not a profile" * 20))
+    image = open_rendition(result.rendition(64, "png").data)
+    assert "icc_profile" not in image.info
+    assert close(corners(image)[0], RED)
