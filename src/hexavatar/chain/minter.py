@@ -129,21 +129,43 @@ def _revert_data(exc: ContractLogicError) -> bytes:
 
 
 def send_raw(w3: Web3, raw: bytes) -> str:
-    """Send a signed transaction; returns its hash. Sending one the node already has is fine."""
+    """Send a signed transaction; returns its hash.
+
+    Idempotent: sending one the node already has (pending or mined) returns its hash too, so a
+    retry after a crash between "signed" and "sent" is safe. Another transaction holding the
+    same nonce is a :class:`NonceConflict`.
+    """
     tx_hash = "0x" + keccak(raw).hex()
     try:
         w3.eth.send_raw_transaction(raw)
     except Web3RPCError as exc:
-        message = str(exc.message).lower()
-        if "already known" in message or "already imported" in message:
+        message = _rpc_message(exc)
+        if "already known" in message.lower() or _node_has(w3, tx_hash):
             return tx_hash
-        error = NonceConflict if any(w in message for w in _NONCE_WORDS) else TransactionRejected
+        nonce_issue = any(w in message.lower() for w in _NONCE_WORDS)
+        error = NonceConflict if nonce_issue else TransactionRejected
         raise error(
-            f"expected the node to accept {tx_hash}, it refused: {quote(exc.message, 200)}"
+            f"expected the node to accept {tx_hash}, it refused: {quote(message, 200)}"
         ) from exc
     except OSError as exc:
         raise ChainUnavailable(f"expected the node to accept {tx_hash}: {exc!s}") from exc
     return tx_hash
+
+
+def _rpc_message(exc: Web3RPCError) -> str:
+    response = exc.rpc_response or {}
+    error = response.get("error") if isinstance(response, dict) else None
+    if isinstance(error, dict) and isinstance(error.get("message"), str):
+        return str(error["message"])
+    return str(exc.message)
+
+
+def _node_has(w3: Web3, tx_hash: str) -> bool:
+    try:
+        w3.eth.get_transaction(tx_hash)  # type: ignore[arg-type]
+    except TransactionNotFound:
+        return False
+    return True
 
 
 def wait_receipt(
