@@ -65,9 +65,8 @@ class DecodedImage:
 
 def decode_image(data: bytes, *, limits: ImageLimits, min_side: int) -> DecodedImage:
     """Validate ``data`` and decode its first frame; see the module docstring for the steps."""
-    fmt = check_bytes(data, limits=limits)
+    fmt = _check_bytes(data, limits=limits)
     header = read_header(data, fmt, limits=limits)
-    _check_pixels(header, limits=limits)
     image, orientation = _load(data, fmt, header, min_side=min_side)
     width, height = header.width, header.height
     if orientation in _TRANSPOSED_ORIENTATIONS:
@@ -75,7 +74,7 @@ def decode_image(data: bytes, *, limits: ImageLimits, min_side: int) -> DecodedI
     return DecodedImage(image, fmt, width, height)
 
 
-def check_bytes(data: bytes, *, limits: ImageLimits) -> SourceFormat:
+def _check_bytes(data: bytes, *, limits: ImageLimits) -> SourceFormat:
     """Refuse empty, oversized or unrecognised input; return the sniffed format."""
     if not data:
         raise EmptyFile("expected image bytes, found an empty file")
@@ -87,14 +86,6 @@ def check_bytes(data: bytes, *, limits: ImageLimits) -> SourceFormat:
             f"expected a JPEG, PNG, WebP or GIF file, found bytes starting {_quote_head(data)}"
         )
     return fmt
-
-
-def _check_pixels(header: ImageHeader, *, limits: ImageLimits) -> None:
-    if header.pixels > limits.max_pixels:
-        raise ImageTooLarge(
-            f"expected at most {limits.max_pixels} pixels, found "
-            f"{header.width}x{header.height} (frame {header.frame_width}x{header.frame_height})"
-        )
 
 
 def _load(

@@ -24,7 +24,7 @@ from .errors import CorruptImage, ImageTooLarge
 from .limits import ImageLimits
 from .sniff import SourceFormat
 
-__all__ = ["ImageHeader", "read_header"]
+__all__ = ["ImageHeader", "check_pixels", "read_header"]
 
 # A marker in JPEG entropy-coded data: 0xFF then a byte that is not a stuffed zero, a restart
 # marker or another (fill) 0xFF. No "+" after the first byte: that form is 15x slower.
@@ -61,8 +61,8 @@ def read_header(data: bytes, fmt: SourceFormat, *, limits: ImageLimits) -> Image
     """Walk ``data`` (already sniffed as ``fmt``) and return its :class:`ImageHeader`.
 
     Raises :class:`CorruptImage` when the structure is broken or truncated, and
-    :class:`ImageTooLarge` when a JPEG has more scans than ``limits`` allow for its size.
-    Pixel counts are checked by the caller.
+    :class:`ImageTooLarge` when the canvas or first frame has more than ``limits.max_pixels``
+    pixels or a JPEG has more scans than ``limits`` allow for its size.
     """
     if fmt == "jpeg":
         header = _read_jpeg(data, limits=limits)
@@ -76,7 +76,17 @@ def read_header(data: bytes, fmt: SourceFormat, *, limits: ImageLimits) -> Image
         raise CorruptImage(
             f"expected a {fmt.upper()} image at least 1x1, found {header.width}x{header.height}"
         )
+    check_pixels(header, limits=limits)
     return header
+
+
+def check_pixels(header: ImageHeader, *, limits: ImageLimits) -> None:
+    """Raise :class:`ImageTooLarge` if ``header`` declares more than ``limits.max_pixels``."""
+    if header.pixels > limits.max_pixels:
+        raise ImageTooLarge(
+            f"expected at most {limits.max_pixels} pixels, found "
+            f"{header.width}x{header.height} (frame {header.frame_width}x{header.frame_height})"
+        )
 
 
 def _truncated(fmt: str, what: str) -> CorruptImage:
@@ -101,6 +111,7 @@ def _read_jpeg(data: bytes, *, limits: ImageLimits) -> ImageHeader:
             raise _truncated("JPEG", f"a segment of {length} bytes at offset {pos}")
         if marker in _JPEG_SOF and size is None:
             size = _jpeg_frame_size(data, pos, length)
+            check_pixels(ImageHeader(*size, *size), limits=limits)  # before walking the scans
         elif marker == _JPEG_SOS:
             if size is None:
                 raise CorruptImage("expected a JPEG frame header (SOF) before the first scan")
