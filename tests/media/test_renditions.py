@@ -300,3 +300,17 @@ def test_garbage_icc_profile_is_ignored() -> None:
     image = open_rendition(result.rendition(64, "png").data)
     assert "icc_profile" not in image.info
     assert close(corners(image)[0], RED)
+
+
+@pytest.mark.filterwarnings("ignore:Corrupt EXIF data")
+@pytest.mark.parametrize(
+    "exif",
+    [
+        b"Exif\x00\x00" + b"\xff" * 40,
+        b"Exif\x00\x00MM\x00\x2a\x00\x00\x00\x08\xff\xff" + b"\x00" * 30,
+    ],
+)
+def test_broken_exif_does_not_refuse_the_picture(exif: bytes) -> None:
+    result = process_image(jpeg(quadrants(60, 40), exif=exif))
+    assert (result.width, result.height) == (60, 40)
+    assert all(b"Exif" not in r.data for r in result.renditions)
