@@ -66,7 +66,9 @@ def naive_baseline(data: bytes) -> list[bytes]:
     """Full-size decode, then every rendition resized from the full-size square."""
     with Image.open(io.BytesIO(data)) as opened:
         opened.load()
-        image = ImageOps.exif_transpose(opened).convert("RGB")
+        image = ImageOps.exif_transpose(opened)
+    if image.mode != "RGB":
+        image = image.convert("RGB")
     side = min(image.size)
     left, top = (image.width - side) // 2, (image.height - side) // 2
     square = image.crop((left, top, left + side, top + side))
