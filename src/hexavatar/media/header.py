@@ -107,7 +107,11 @@ def _read_jpeg(data: bytes, *, limits: ImageLimits) -> ImageHeader:
             raise _truncated("JPEG", "a segment length")
         (length,) = struct.unpack_from(">H", data, pos)
         end = pos + length
-        if length < 2 or end > len(data):
+        if length < 2:
+            raise CorruptImage(
+                f"expected a JPEG segment length >= 2 at offset {pos}, found {length}"
+            )
+        if end > len(data):
             raise _truncated("JPEG", f"a segment of {length} bytes at offset {pos}")
         if marker in _JPEG_SOF and size is None:
             size = _jpeg_frame_size(data, pos, length)
