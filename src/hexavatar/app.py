@@ -2,24 +2,31 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
 
 from fastapi import FastAPI
+from starlette.concurrency import run_in_threadpool
 
 from . import __version__
+from .chain.errors import ChainError
 from .config import Settings, load_settings
+from .ipfs.blockstore import FilesystemBlockstore
+from .ipfs.errors import IpfsError
 from .media import ImageLimits
 from .media.errors import MediaError
 from .services.accounts import Accounts, LoginLimits
 from .services.avatars import Avatars
+from .services.chainlink import open_chain
 from .services.errors import ServiceError
+from .services.minting import Minting
 from .storage.db import make_engine, make_session_factory
 from .storage.errors import StorageError
 from .storage.migrate import upgrade
 from .storage.objects import open_object_store
-from .web import api, health, images
+from .web import api, health, images, nfts
 from .web.deps import Services
 from .web.errors import ApiError, install_error_handlers
 from .web.multipart import BodyTooLarge, MalformedForm
@@ -27,8 +34,9 @@ from .web.multipart import BodyTooLarge, MalformedForm
 __all__ = ["build_services", "create_app"]
 
 
-def build_services(settings: Settings) -> Services:
-    """Open the database (migrated to head) and the object store, and build the services."""
+def build_services(settings: Settings, *, with_chain: bool = False) -> Services:
+    """Open the database (migrated to head), the object store and the blockstore, and build the
+    services; ``with_chain`` also connects to (or starts) the chain when NFTs are enabled."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = make_engine(settings.effective_database_url)
     upgrade(engine)
@@ -58,6 +66,17 @@ def build_services(settings: Settings) -> Services:
             max_bytes=settings.max_upload_bytes, max_pixels=settings.max_image_pixels
         ),
     )
+    limits = ImageLimits(max_bytes=settings.max_upload_bytes, max_pixels=settings.max_image_pixels)
+    blockstore = FilesystemBlockstore(settings.data_dir / "blocks")
+    chain = open_chain(settings) if with_chain and settings.nft_enabled else None
+    minting = Minting(
+        factory,
+        blockstore,
+        chain,
+        confirmations=settings.chain_confirmations,
+        timeout=settings.chain_timeout_seconds,
+        limits=limits,
+    )
     return Services(
         settings=settings,
         engine=engine,
@@ -65,6 +84,9 @@ def build_services(settings: Settings) -> Services:
         store=store,
         accounts=accounts,
         avatars=avatars,
+        blockstore=blockstore,
+        minting=minting,
+        chain=chain,
     )
 
 
@@ -74,12 +96,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        services = build_services(settings)
+        services = await run_in_threadpool(build_services, settings, with_chain=True)
         app.state.services = services
+        recovery = None
+        if services.chain is not None:
+            # Finish mints a crash left unfinished, without holding up start-up.
+            recovery = threading.Thread(target=services.minting.recover, daemon=True)
+            recovery.start()
         try:
             yield
         finally:
-            services.engine.dispose()
+            if recovery is not None:
+                recovery.join(timeout=settings.chain_timeout_seconds)
+            services.close()
 
     app = FastAPI(
         title="Hexavatar",
@@ -89,9 +118,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     install_error_handlers(
         app,
-        coded=(ServiceError, MediaError, StorageError, ApiError, MalformedForm, BodyTooLarge),
+        coded=(
+            ServiceError,
+            MediaError,
+            StorageError,
+            ChainError,
+            IpfsError,
+            ApiError,
+            MalformedForm,
+            BodyTooLarge,
+        ),
     )
     app.include_router(api.router)
+    app.include_router(nfts.router)
     app.include_router(images.router)
     app.include_router(health.router)
     return app

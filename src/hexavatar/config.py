@@ -72,6 +72,17 @@ class Settings(BaseSettings):
     login_window_seconds: int = Field(default=300, ge=1)
     gc_grace_seconds: int = Field(default=3600, ge=0)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    nft_enabled: bool = True
+    chain_rpc_url: str = ""
+    chain_id: int | None = Field(default=None, ge=1)
+    contract_address: str = ""
+    minter_keystore: Path | None = None
+    minter_password: SecretStr = SecretStr("")
+    minter_password_file: Path | None = None
+    chain_confirmations: int = Field(default=1, ge=1, le=100)
+    chain_timeout_seconds: float = Field(default=60.0, gt=0)
+    ipfs_gateways: list[str] = Field(default_factory=list)
+    kubo_rpc_url: str = ""
 
     @field_validator("public_url", "object_public_base_url", "s3_endpoint_url")
     @classmethod

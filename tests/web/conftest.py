@@ -16,7 +16,7 @@ from hexavatar.config import Settings, load_settings
 
 @pytest.fixture
 def settings(storage_config: dict[str, str]) -> Settings:
-    return load_settings(**storage_config, public_url="http://testserver")
+    return load_settings(**storage_config, public_url="http://testserver", nft_enabled=False)
 
 
 @pytest.fixture

@@ -9,18 +9,31 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
+    Boolean,
     DateTime,
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
+    Text,
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-__all__ = ["ApiToken", "Avatar", "Base", "LoginFailure", "Rendition", "User"]
+__all__ = [
+    "ApiToken",
+    "Avatar",
+    "Base",
+    "LoginFailure",
+    "Mint",
+    "NonceCounter",
+    "Rendition",
+    "User",
+]
 
 _NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -117,3 +130,55 @@ class Rendition(Base):
     byte_size: Mapped[int] = mapped_column(BigInteger)
 
     avatar: Mapped[Avatar] = relationship(back_populates="renditions")
+
+
+class Mint(Base):
+    """One mint request in the durable ledger. ``status`` moves through received →
+    content_imported → signed → sent → confirmed, or to failed; the signed transaction is saved
+    before it is sent and only those bytes are ever re-sent. A custodial mint (no ``to``) is
+    held by the minter until the user asks for a transfer (``transfer_*`` columns)."""
+
+    __tablename__ = "mints"
+    __table_args__ = (UniqueConstraint("user_id", "idempotency_key"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    idempotency_key: Mapped[str] = mapped_column(String(200))
+    request_sha256: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text)
+    attributes: Mapped[list[dict[str, object]] | None] = mapped_column(JSON, nullable=True)
+    image_sha256: Mapped[str] = mapped_column(String(64))
+    image_content_type: Mapped[str] = mapped_column(String(40))
+    to_address: Mapped[str | None] = mapped_column(String(42), nullable=True)
+    custodial: Mapped[bool] = mapped_column(Boolean, default=False)
+    image_cid: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    metadata_cid: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    chain_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    contract: Mapped[str | None] = mapped_column(String(42), nullable=True)
+    minter: Mapped[str | None] = mapped_column(String(42), nullable=True)
+    nonce: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    raw_tx: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    tx_hash: Mapped[str | None] = mapped_column(String(66), nullable=True)
+    token_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    block_number: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    transfer_status: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    transfer_to: Mapped[str | None] = mapped_column(String(42), nullable=True)
+    transfer_nonce: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    transfer_raw_tx: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    transfer_tx_hash: Mapped[str | None] = mapped_column(String(66), nullable=True)
+    error_code: Mapped[str | None] = mapped_column(String(60), nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class NonceCounter(Base):
+    """The next nonce of a signing account on a chain, handed out under a row lock."""
+
+    __tablename__ = "nonce_counters"
+
+    chain_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    address: Mapped[str] = mapped_column(String(42), primary_key=True)
+    next_nonce: Mapped[int] = mapped_column(BigInteger)

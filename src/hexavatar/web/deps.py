@@ -10,9 +10,12 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from ..config import Settings
+from ..ipfs.blockstore import Blockstore
 from ..services.accounts import Accounts
 from ..services.avatars import Avatars
+from ..services.chainlink import ChainLink
 from ..services.errors import Unauthenticated
+from ..services.minting import Minting
 from ..storage.models import User
 from ..storage.objects import ObjectStore
 
@@ -31,6 +34,14 @@ class Services:
     store: ObjectStore
     accounts: Accounts
     avatars: Avatars
+    blockstore: Blockstore
+    minting: Minting
+    chain: ChainLink | None = None
+
+    def close(self) -> None:
+        if self.chain is not None:
+            self.chain.close()
+        self.engine.dispose()
 
 
 def get_services(request: Request) -> Services:
