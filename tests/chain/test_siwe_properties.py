@@ -69,17 +69,13 @@ def uris(draw: st.DrawFn) -> str:
 
 
 addresses = st.binary(min_size=20, max_size=20).map(lambda b: to_checksum_address(b))
-statements = st.text(
-    UNRESERVED + SUB_DELIMS + ":/?#[]@ ", min_size=1, max_size=40
-)  # fmt: skip
+statements = st.text(UNRESERVED + SUB_DELIMS + ":/?#[]@ ", min_size=1, max_size=40)
 nonces = st.from_regex(r"[A-Za-z0-9]{8,24}", fullmatch=True)
 
 
 @st.composite
 def timestamps(draw: st.DrawFn) -> str:
-    moment = draw(
-        st.datetimes(min_value=datetime(1970, 1, 1), max_value=datetime(9000, 1, 1))
-    )  # fmt: skip
+    moment = draw(st.datetimes(min_value=datetime(1970, 1, 1), max_value=datetime(9000, 1, 1)))
     text = moment.strftime("%Y-%m-%d") + draw(st.sampled_from("Tt")) + moment.strftime("%H:%M:%S")
     frac = draw(st.one_of(st.none(), st.from_regex(r"[0-9]{1,9}", fullmatch=True)))
     zone = draw(

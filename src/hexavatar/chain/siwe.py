@@ -195,9 +195,15 @@ def parse_timestamp(text: str) -> datetime:
     micro = int((m["frac"] or "0")[:6].ljust(6, "0"))
     try:
         moment = datetime(
-            int(m["y"]), int(m["mo"]), int(m["d"]), int(m["h"]), int(m["mi"]), int(m["s"]),
-            micro, tzinfo=timezone(offset),
-        )  # fmt: skip
+            int(m["y"]),
+            int(m["mo"]),
+            int(m["d"]),
+            int(m["h"]),
+            int(m["mi"]),
+            int(m["s"]),
+            micro,
+            tzinfo=timezone(offset),
+        )
         moment.astimezone(UTC)
     except (ValueError, OverflowError):
         raise _malformed("timestamp", "a real calendar date and time", text) from None
@@ -246,9 +252,10 @@ class SiweMessage:
         _check_address(self.address)
         if self.statement is not None and _STATEMENT_RE.fullmatch(self.statement) is None:
             raise _malformed(
-                "statement", "one non-empty line of RFC 3986 reserved/unreserved characters "
-                "and spaces", self.statement,
-            )  # fmt: skip
+                "statement",
+                "one non-empty line of RFC 3986 reserved/unreserved characters and spaces",
+                self.statement,
+            )
         _check_uri(self.uri, what="URI")
         if self.version != "1":
             raise _malformed("Version", "'1'", self.version)
@@ -308,9 +315,7 @@ class SiweMessage:
 
 def _parse_preamble(line: str) -> tuple[str | None, str]:
     if not line.endswith(PREAMBLE_SUFFIX):
-        raise _malformed(
-            "first line", f"'[scheme://]domain{PREAMBLE_SUFFIX}'", line
-        )  # fmt: skip
+        raise _malformed("first line", f"'[scheme://]domain{PREAMBLE_SUFFIX}'", line)
     origin = line[: -len(PREAMBLE_SUFFIX)]
     scheme, sep, domain = origin.partition("://")
     return (scheme, domain) if sep else (None, origin)
@@ -470,13 +475,9 @@ def _host_key(authority: str) -> str:
     return (userinfo + "@" if userinfo else "") + hostport.lower()
 
 
-def _check_origin(
-    message: SiweMessage, *, domain: str, scheme: str, uri_origin: str
-) -> None:  # fmt: skip
+def _check_origin(message: SiweMessage, *, domain: str, scheme: str, uri_origin: str) -> None:
     if _host_key(message.domain) != _host_key(domain):
-        raise SiweDomainError(
-            f"domain: expected {domain!r}, found {quote(message.domain)}"
-        )  # fmt: skip
+        raise SiweDomainError(f"domain: expected {domain!r}, found {quote(message.domain)}")
     found_scheme = (message.scheme or "https").lower()
     if found_scheme != scheme.lower():
         raise SiweSchemeError(f"scheme: expected {scheme!r}, found {quote(found_scheme)}")
@@ -605,9 +606,14 @@ def verify_message(
     The caller still has to check and consume ``message.nonce``.
     """
     message = _check_message(
-        text, domain=domain, scheme=scheme, uri_origin=uri_origin, chain_ids=chain_ids,
-        now=now, skew=skew,
-    )  # fmt: skip
+        text,
+        domain=domain,
+        scheme=scheme,
+        uri_origin=uri_origin,
+        chain_ids=chain_ids,
+        now=now,
+        skew=skew,
+    )
     raw = _signature_bytes(signature)
     problem = _eoa_outcome(text, raw, message.address)
     if problem is None:
@@ -631,9 +637,14 @@ async def verify_message_async(
 ) -> SiweMessage:
     """:func:`verify_message` with an ``AsyncWeb3`` for the EIP-1271 fallback."""
     message = _check_message(
-        text, domain=domain, scheme=scheme, uri_origin=uri_origin, chain_ids=chain_ids,
-        now=now, skew=skew,
-    )  # fmt: skip
+        text,
+        domain=domain,
+        scheme=scheme,
+        uri_origin=uri_origin,
+        chain_ids=chain_ids,
+        now=now,
+        skew=skew,
+    )
     raw = _signature_bytes(signature)
     problem = _eoa_outcome(text, raw, message.address)
     if problem is None:

@@ -376,9 +376,12 @@ class SafeHttpClient:
             with anyio.fail_after(timeout_total):
                 return await self._follow(
                     _check_url(url, allowed_schemes),
-                    max_bytes=max_bytes, timeout=timeout_total, max_redirects=max_redirects,
-                    allowed_schemes=allowed_schemes, headers=headers or {},
-                )  # fmt: skip
+                    max_bytes=max_bytes,
+                    timeout=timeout_total,
+                    max_redirects=max_redirects,
+                    allowed_schemes=allowed_schemes,
+                    headers=headers or {},
+                )
         except (TimeoutError, httpx.TimeoutException) as exc:
             if isinstance(exc, FetchTimeoutError):
                 raise
@@ -439,7 +442,10 @@ async def fetch(
         if client is None:
             client = await stack.enter_async_context(SafeHttpClient(policy=policy))
         return await client.fetch(
-            url, max_bytes=max_bytes, timeout_total=timeout_total, max_redirects=max_redirects,
+            url,
+            max_bytes=max_bytes,
+            timeout_total=timeout_total,
+            max_redirects=max_redirects,
             allowed_schemes=allowed_schemes,
-        )  # fmt: skip
+        )
     raise AssertionError("unreachable")  # pragma: no cover
