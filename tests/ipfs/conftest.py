@@ -15,15 +15,12 @@ from hexavatar.ipfs.cid import CID, Buffer
 
 
 def _vectors_dir() -> Path:
-    here = Path(__file__).resolve()
-    for parent in here.parents:
+    """``shared/vectors`` beside the repository (or beside any folder above this file)."""
+    for parent in Path(__file__).resolve().parents:
         candidate = parent / "shared" / "vectors"
         if candidate.is_dir():
             return candidate
-        candidate = parent.parent / "shared" / "vectors"
-        if candidate.is_dir():
-            return candidate
-    raise FileNotFoundError("shared/vectors not found beside the repository")
+    raise FileNotFoundError("expected shared/vectors beside the repository, found none")
 
 
 VECTORS_DIR = _vectors_dir()

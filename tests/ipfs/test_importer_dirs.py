@@ -226,6 +226,14 @@ def test_list_directory_flattens_hamt() -> None:
     assert listing["1234"].hash == result.entries["1234"]
 
 
+def test_directory_progress_is_cumulative(tmp_path: Path) -> None:
+    (tmp_path / "a.bin").write_bytes(bytes(300_000))
+    (tmp_path / "b.bin").write_bytes(bytes(10))
+    seen: list[int] = []
+    import_directory(tmp_path, profile=CID_VERSION_1, progress=seen.append)
+    assert seen == [262_144, 300_000, 300_010]
+
+
 def test_symlinks_are_stored_not_followed(tmp_path: Path) -> None:
     (tmp_path / "target.txt").write_bytes(b"data")
     os.symlink("target.txt", tmp_path / "link")

@@ -395,7 +395,8 @@ def import_directory(
     """Import a folder as ``ipfs add -r`` does (``hidden=True`` is ``-H``, ``wrap`` is ``-w``).
 
     Dotfiles are skipped unless ``hidden``; empty folders are kept; symbolic links are stored as
-    UnixFS symlinks (not followed). Files are streamed, one at a time.
+    UnixFS symlinks (not followed). Files are streamed, one at a time; ``progress`` gets the
+    bytes of all files imported so far.
     """
     root = Path(path)
     if not root.is_dir():
@@ -413,6 +414,13 @@ class _FsWalker:
         self.builder = builder
         self.hidden = hidden
         self.progress = progress
+        self.done = 0  # bytes of the files already imported, for a cumulative progress
+
+    def _file_progress(self) -> Progress | None:
+        report, offset = self.progress, self.done
+        if report is None:
+            return None
+        return lambda count: report(offset + count)
 
     def folder(self, path: Path, rel: str) -> _Node:
         entries: dict[str, _Node] = {}
@@ -433,7 +441,8 @@ class _FsWalker:
         if item.is_file(follow_symlinks=False):
             with open(item.path, "rb") as stream:
                 chunks = _readinto_chunks(stream, builder.profile.chunk_size)
-                node = _import_chunks(chunks, builder.profile, builder.store, self.progress)
+                node = _import_chunks(chunks, builder.profile, builder.store, self._file_progress())
+            self.done += node.size
             return builder.file(rel, node)
         raise ImporterError(f"expected a file, folder or symlink, found {quote(item.path)}")
 
