@@ -15,7 +15,7 @@ from web3.utils import exception_handling
 
 from hexavatar.chain import tokens
 from hexavatar.chain.errors import (
-    CallReverted,
+    CallOutOfGas,
     MalformedResponse,
     ResponseTooLarge,
     TokenNotFound,
@@ -109,8 +109,10 @@ def test_garbage_token_uri(w3: Web3, deployer: Signer) -> None:
 def test_huge_token_uri_is_capped(w3: Web3, deployer: Signer) -> None:
     contract = _hostile(w3, deployer, "HugeURINFT")
     # 10 MB does not fit in the default gas cap: the call fails instead of flooding us
-    with pytest.raises(CallReverted):
+    with pytest.raises(CallOutOfGas) as info:
         tokens.token_uri(w3, contract.address, 1)
+    assert not isinstance(info.value, TokenNotFound)
+    assert info.value.code == "call_out_of_gas"
     transact(w3, deployer, contract, "setSize", 200_000)
     with pytest.raises(ResponseTooLarge, match="at most 100000 bytes"):
         tokens.token_uri(w3, contract.address, 1, max_bytes=100_000)
@@ -119,7 +121,7 @@ def test_huge_token_uri_is_capped(w3: Web3, deployer: Signer) -> None:
 
 def test_gas_burning_token_uri_is_bounded(w3: Web3, deployer: Signer) -> None:
     contract = _hostile(w3, deployer, "GasBurnerURINFT")
-    with pytest.raises(CallReverted):
+    with pytest.raises(CallOutOfGas):
         tokens.token_uri(w3, contract.address, 1, gas=2_000_000)
 
 

@@ -252,3 +252,14 @@ class SiweSignerMismatchError(SiweError):
     """The signature is well formed but was not made by the message's address."""
 
     code = "siwe_wrong_signer"
+
+
+# --- token reads (tokens.py), appended -----------------------------------------------------
+
+__all__ += ["CallOutOfGas"]
+
+
+class CallOutOfGas(CallReverted):
+    """A read-only call hit its gas cap (or memory limit): the contract is too costly to read."""
+
+    code = "call_out_of_gas"

@@ -39,6 +39,7 @@ from .errors import (
     TransactionReverted,
     quote,
 )
+from .rpc import rpc_error_message
 from .signer import SignedTx, Signer
 
 __all__ = [
@@ -139,7 +140,7 @@ def send_raw(w3: Web3, raw: bytes) -> str:
     try:
         w3.eth.send_raw_transaction(raw)
     except Web3RPCError as exc:
-        message = _rpc_message(exc)
+        message = rpc_error_message(exc)
         if "already known" in message.lower() or _node_has(w3, tx_hash):
             return tx_hash
         nonce_issue = any(w in message.lower() for w in _NONCE_WORDS)
@@ -150,14 +151,6 @@ def send_raw(w3: Web3, raw: bytes) -> str:
     except OSError as exc:
         raise ChainUnavailable(f"expected the node to accept {tx_hash}: {exc!s}") from exc
     return tx_hash
-
-
-def _rpc_message(exc: Web3RPCError) -> str:
-    response = exc.rpc_response or {}
-    error = response.get("error") if isinstance(response, dict) else None
-    if isinstance(error, dict) and isinstance(error.get("message"), str):
-        return str(error["message"])
-    return str(exc.message)
 
 
 def _node_has(w3: Web3, tx_hash: str) -> bool:

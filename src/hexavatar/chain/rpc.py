@@ -12,11 +12,12 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from web3 import Web3
+from web3.exceptions import Web3RPCError
 from web3.providers.rpc import HTTPProvider
 
 from .errors import ChainUnavailable, quote
 
-__all__ = ["chain_id_of", "connect"]
+__all__ = ["chain_id_of", "connect", "rpc_error_message"]
 
 _LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
@@ -40,3 +41,12 @@ def chain_id_of(w3: Web3) -> int:
         return int(w3.eth.chain_id)
     except (OSError, ConnectionError) as exc:
         raise ChainUnavailable(f"expected a JSON-RPC node to answer eth_chainId: {exc!s}") from exc
+
+
+def rpc_error_message(exc: Web3RPCError) -> str:
+    """The node's own error message of a JSON-RPC error (not web3's wrapper text)."""
+    response = exc.rpc_response or {}
+    error = response.get("error") if isinstance(response, dict) else None
+    if isinstance(error, dict) and isinstance(error.get("message"), str):
+        return str(error["message"])
+    return str(exc.message)

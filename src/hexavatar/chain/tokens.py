@@ -24,6 +24,7 @@ from web3 import Web3
 from web3.exceptions import ContractLogicError, Web3RPCError
 
 from .errors import (
+    CallOutOfGas,
     CallReverted,
     ChainUnavailable,
     MalformedResponse,
@@ -31,6 +32,7 @@ from .errors import (
     TokenNotFound,
     quote,
 )
+from .rpc import rpc_error_message
 
 __all__ = [
     "DEFAULT_CALL_GAS",
@@ -79,16 +81,18 @@ def _selector(signature: str) -> bytes:
 def _call(
     w3: Web3, contract: str, data: bytes, *, gas: int, block: BlockIdentifier, what: str
 ) -> bytes:
-    """One eth_call, CCIP-Read off; reverts and out-of-gas become :class:`CallReverted`."""
+    """One eth_call, CCIP-Read off; a revert is CallReverted, the gas cap CallOutOfGas."""
     tx = {"to": to_checksum_address(contract), "data": "0x" + data.hex(), "gas": gas}
     try:
         result = w3.eth.call(tx, block, ccip_read_enabled=False)  # type: ignore[arg-type]
     except ContractLogicError as exc:
-        raise CallReverted(f"expected {what} to return, it reverted: {quote(exc.message)}") from exc
+        reason = exc.message or (exc.data if isinstance(exc.data, str) else "")
+        raise CallReverted(f"expected {what} to return, it reverted: {quote(reason)}") from exc
     except Web3RPCError as exc:
-        raise CallReverted(
-            f"expected {what} to return, the node said {quote(exc.message)}"
-        ) from exc
+        message = rpc_error_message(exc)
+        lowered = message.lower()
+        error = CallOutOfGas if "gas" in lowered or "oog" in lowered else CallReverted
+        raise error(f"expected {what} to return, the node said {quote(message)}") from exc
     except OSError as exc:
         raise ChainUnavailable(f"expected the node to answer {what}: {exc!s}") from exc
     return bytes(result)
@@ -146,6 +150,8 @@ def owner_of(
     what = f"ownerOf({token_id}) of {to_checksum_address(contract)}"
     try:
         raw = _call(w3, contract, data, gas=_OWNER_OF_GAS, block=block, what=what)
+    except CallOutOfGas:
+        raise
     except CallReverted as exc:
         raise TokenNotFound(str(exc)) from exc
     owner = to_checksum_address(str(_decode_one("address", raw, what=what)))
@@ -199,12 +205,15 @@ def token_uri(
     gas: int = DEFAULT_CALL_GAS,
     max_bytes: int = DEFAULT_MAX_URI_BYTES,
 ) -> str:
-    """ERC-721 ``tokenURI``: :class:`TokenNotFound` on revert, :class:`ResponseTooLarge`,
-    :class:`MalformedResponse` when it is not a UTF-8 ABI string."""
+    """ERC-721 ``tokenURI``: :class:`TokenNotFound` on revert, :class:`CallOutOfGas` past ``gas``,
+    :class:`ResponseTooLarge` past ``max_bytes``, :class:`MalformedResponse` when it is not a
+    UTF-8 ABI string."""
     try:
         return _string_call(
             w3, contract, "tokenURI(uint256)", token_id, block=block, gas=gas, max_bytes=max_bytes
         )
+    except CallOutOfGas:
+        raise
     except CallReverted as exc:
         raise TokenNotFound(str(exc)) from exc
 
@@ -288,7 +297,7 @@ def _owner_alone(
 ) -> ChecksumAddress | None:
     try:
         return owner_of(w3, contract, token_id, block=block)
-    except (TokenNotFound, MalformedResponse):
+    except (CallReverted, MalformedResponse):
         return None
 
 
