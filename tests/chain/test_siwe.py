@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -263,7 +263,7 @@ def test_build_message_refuses_invalid_fields(account: Any) -> None:
 
 
 def test_build_message_writes_utc_milliseconds(account: Any) -> None:
-    moment = datetime(2026, 11, 26, 13, 0, 0, 123456, tzinfo=siwe.timezone(timedelta(hours=1)))
+    moment = datetime(2026, 11, 26, 13, 0, 0, 123456, tzinfo=timezone(timedelta(hours=1)))
     message = _message(account, issued_at=moment)
     assert message.issued_at == "2026-11-26T12:00:00.123Z"
 
