@@ -9,6 +9,8 @@ from collections.abc import Iterator
 from dataclasses import FrozenInstanceError, replace
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from hexavatar.ipfs.cid import CID, DAG_PB, RAW, verify_block
 from hexavatar.ipfs.dagpb import DataType, decode_node, decode_unixfs
@@ -152,6 +154,13 @@ def _read_file(store: RecordingStore, cid: CID) -> bytes:
     return content
 
 
+def _dag_size(store: RecordingStore, cid: CID) -> int:
+    block = store.get(cid)
+    if cid.codec == RAW:
+        return len(block)
+    return len(block) + sum(_dag_size(store, link.hash) for link in decode_node(block).links)
+
+
 def test_profiles_are_frozen_named_and_validated() -> None:
     assert set(PROFILES) == {"unixfs-v0-2015", "cid-version-1", "unixfs-v1-2025"}
     assert get_profile("cid-version-1") is CID_VERSION_1
@@ -219,3 +228,37 @@ def test_one_gib_stream_has_bounded_memory(profile: ImportProfile) -> None:
     assert result.size == 1 << 30
     assert peak < 64 * 1024 * 1024, f"peak growth {peak / 2**20:.1f} MiB"
     assert peak < 4 * 1024 * 1024  # in fact: one chunk buffer and the link lists
+
+
+# --- property tests -------------------------------------------------------------------------
+
+small_profiles = st.builds(
+    lambda version, raw, chunk, links: replace(
+        UNIXFS_V0_2015 if version == 0 else CID_VERSION_1,
+        raw_leaves=raw,
+        chunk_size=chunk,
+        max_links=links,
+    ),
+    st.sampled_from([0, 1]),
+    st.booleans(),
+    st.integers(1, 300),
+    st.integers(2, 5),
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(small_profiles, st.binary(max_size=3000), st.lists(st.integers(1, 700), max_size=8))
+def test_any_dag_reads_back_and_streams_alike(
+    profile: ImportProfile, data: bytes, cuts: list[int]
+) -> None:
+    store = RecordingStore()
+    result = import_bytes(data, profile=profile, blockstore=store)
+    assert _read_file(store, result.cid) == data
+    assert result.size == len(data)
+    assert result.tsize == _dag_size(store, result.cid)  # a repeated block counts each time
+    pieces, pos = [], 0
+    for cut in cuts:
+        pieces.append(data[pos : pos + cut])
+        pos += cut
+    pieces.append(data[pos:])
+    assert import_stream(pieces, profile=profile).cid == result.cid

@@ -309,11 +309,9 @@ class _DirectoryBuilder:
         self.profile = profile
         self.store = blockstore
         self.paths: dict[str, CID] = {}
-        self.total = 0
 
     def file(self, rel: str, node: _Node) -> _Node:
         self.paths[rel] = node.cid
-        self.total += node.size
         return node
 
     def symlink(self, rel: str, target: bytes) -> _Node:
@@ -328,7 +326,8 @@ class _DirectoryBuilder:
         links.sort(key=link_name_bytes)
         size = sum(n.size for n in entries.values())
         if self._estimate(links) > self.profile.hamt_threshold:
-            cid, tsize = _build_shard(links, 0, self.profile, self.store)
+            hashed = [(murmur3_x64_64(link_name_bytes(link)), link) for link in links]
+            cid, tsize = _build_shard(hashed, 0, self.profile, self.store)
         else:
             block = encode_node(PBNode(tuple(links), _DIRECTORY_DATA))
             cid = _put_node(block, self.profile.cid_version, self.store)
@@ -347,19 +346,22 @@ class _DirectoryBuilder:
 
 
 def _build_shard(
-    links: list[PBLink], depth: int, profile: ImportProfile, store: Blockstore | None
+    entries: list[tuple[bytes, PBLink]],
+    depth: int,
+    profile: ImportProfile,
+    store: Blockstore | None,
 ) -> tuple[CID, int]:
-    """One HAMT shard node over ``links`` (entries whose hashes share the first bits)."""
+    """One HAMT shard node over ``(name hash, link)`` entries whose hashes share the bits of
+    the shards above it."""
     fanout = profile.hamt_fanout
     if (fanout.bit_length() - 1) * (depth + 1) > 64:
         raise ImporterError(
-            f"expected murmur3 hashes to separate {len(links)} names, found "
-            f"them equal over 64 bits: {quote([link.name for link in links])}"
+            f"expected murmur3 hashes to separate {len(entries)} names, found "
+            f"them equal over 64 bits: {quote([link.name for _, link in entries])}"
         )
-    buckets: dict[int, list[PBLink]] = {}
-    for link in links:
-        index = hamt_bucket(murmur3_x64_64(link_name_bytes(link)), depth, fanout)
-        buckets.setdefault(index, []).append(link)
+    buckets: dict[int, list[tuple[bytes, PBLink]]] = {}
+    for entry in entries:
+        buckets.setdefault(hamt_bucket(entry[0], depth, fanout), []).append(entry)
     width = hamt_prefix_width(fanout)
     shard_links = []
     bitfield = 0
@@ -368,9 +370,8 @@ def _build_shard(
         group = buckets[index]
         prefix = f"{index:0{width}X}"
         if len(group) == 1:
-            shard_links.append(
-                PBLink(group[0].hash, prefix + (group[0].name or ""), group[0].tsize)
-            )
+            link = group[0][1]
+            shard_links.append(PBLink(link.hash, prefix + (link.name or ""), link.tsize))
         else:
             child, child_tsize = _build_shard(group, depth + 1, profile, store)
             shard_links.append(PBLink(child, prefix, child_tsize))
@@ -405,8 +406,10 @@ def import_directory(
     walker = _FsWalker(builder, hidden, progress)
     if not wrap:
         return builder.result(walker.folder(root, ""))
-    node = walker.folder(root, root.name)
-    return builder.result(builder.directory("", {root.name: node}))
+    name = root.resolve().name
+    if not name:
+        raise ImporterError(f"expected a folder with a name to wrap, found {quote(str(root))}")
+    return builder.result(builder.directory("", {name: walker.folder(root, name)}))
 
 
 class _FsWalker:
