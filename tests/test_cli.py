@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -103,3 +104,86 @@ def test_help_lists_the_commands() -> None:
     r = runner.invoke(app, ["--help"])
     for name in ("serve", "db", "users", "avatar", "gc"):
         assert name in r.stdout
+
+
+def _chain_env(dev_chain: Any, base: dict[str, str]) -> dict[str, str]:
+    env = dict(base)
+    for key, value in dev_chain.settings().items():
+        env[f"HEXAVATAR_{key.upper()}"] = str(value)
+    return env
+
+
+def test_mint_prints_the_contract_keys(env: dict[str, str], tmp_path: Path, dev_chain: Any) -> None:
+    img = tmp_path / "i.png"
+    Image.new("RGB", (80, 80), "navy").save(img)
+    owner = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
+    args = ["mint", str(img), "--name", "Navy", "--description", "d", "--to", owner, "--json"]
+    r = runner.invoke(app, args, env=_chain_env(dev_chain, env))
+    assert r.exit_code == 0, r.output
+    out = _json(r)
+    for key in (
+        "token_id",
+        "metadata_uri",
+        "image_uri",
+        "tx_hash",
+        "contract",
+        "chain_id",
+        "owner",
+    ):
+        assert out[key] is not None, key
+    assert out["owner"] == owner and out["chain_id"] == 31337
+    assert out["metadata_uri"].startswith("ipfs://b") and out["image_uri"].startswith("ipfs://b")
+    human = runner.invoke(app, args[:-1], env=_chain_env(dev_chain, env))
+    assert human.exit_code == 0 and "token_id" in human.stdout
+
+
+def test_mint_bad_input_is_a_clear_error(
+    env: dict[str, str], tmp_path: Path, dev_chain: Any
+) -> None:
+    img = tmp_path / "i.png"
+    Image.new("RGB", (80, 80), "navy").save(img)
+    r = runner.invoke(
+        app, ["mint", str(img), "--name", " ", "--json"], env=_chain_env(dev_chain, env)
+    )
+    assert r.exit_code == 1 and _json(r)["error"]["code"] == "invalid_name"
+    r = runner.invoke(
+        app,
+        ["mint", str(img), "--name", "x", "--to", "0xnope", "--json"],
+        env=_chain_env(dev_chain, env),
+    )
+    assert r.exit_code == 1 and _json(r)["error"]["code"] == "invalid_address"
+
+
+def test_chain_up_keeps_state_and_the_contract_across_restarts(tmp_path: Path) -> None:
+    from web3 import Web3
+
+    env = {**os.environ, "HEXAVATAR_DATA_DIR": str(tmp_path / "d")}
+    env.pop("HEXAVATAR_CHAIN_RPC_URL", None)
+
+    def up() -> tuple[subprocess.Popen[str], dict[str, Any]]:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "hexavatar", "chain", "up", "--json"],
+            env=env, stdout=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        assert proc.stdout is not None
+        return proc, json.loads(proc.stdout.readline())
+
+    proc, first = up()
+    try:
+        assert set(first) == {"rpc_url", "chain_id", "contract"} and first["chain_id"] == 31337
+        w3 = Web3(Web3.HTTPProvider(first["rpc_url"]))
+        assert w3.eth.get_code(first["contract"])
+        w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+        height = w3.eth.block_number
+    finally:
+        proc.terminate()
+        proc.wait(30)
+    proc, second = up()
+    try:
+        assert second["contract"] == first["contract"]
+        w3 = Web3(Web3.HTTPProvider(second["rpc_url"]))
+        assert w3.eth.block_number >= height
+        assert w3.eth.get_code(second["contract"])
+    finally:
+        proc.terminate()
+        proc.wait(30)

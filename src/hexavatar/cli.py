@@ -29,6 +29,8 @@ avatar_app = typer.Typer(help="Profile pictures.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
 app.add_typer(avatar_app, name="avatar")
+chain_app = typer.Typer(help="The chain: the embedded development chain.", no_args_is_help=True)
+app.add_typer(chain_app, name="chain")
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
 ConfigOpt = Annotated[
@@ -108,10 +110,10 @@ def db_upgrade(as_json: JsonOpt = False, config: ConfigOpt = None) -> None:
     emit(as_json, {"revision": revision}, f"database at revision {revision}")
 
 
-def _services(config: Path | None) -> Any:
+def _services(config: Path | None, *, with_chain: bool = False) -> Any:
     from .app import build_services
 
-    return build_services(settings_from(config))
+    return build_services(settings_from(config), with_chain=with_chain)
 
 
 @users_app.command("create")
@@ -181,6 +183,85 @@ def gc(
         {"avatars_removed": report.avatars_removed, "objects_removed": report.objects_removed},
         f"removed {len(report.objects_removed)} objects, {report.avatars_removed} old avatars",
     )
+
+
+@app.command()
+def mint(
+    image: Path,
+    name: Annotated[str, typer.Option("--name", help="Token name.")],
+    description: Annotated[str, typer.Option("--description", help="Token description.")] = "",
+    to: Annotated[str | None, typer.Option("--to", help="Owner address (EIP-55).")] = None,
+    attributes: Annotated[str | None, typer.Option(help="JSON array of attributes.")] = None,
+    as_json: JsonOpt = False,
+    config: ConfigOpt = None,
+) -> None:
+    """Mint IMAGE as an ERC-721 token (metadata and image on IPFS)."""
+    from .chain.errors import ChainError
+    from .ipfs.errors import IpfsError
+    from .media.errors import MediaError
+    from .services.errors import ServiceError
+    from .services.minting import MintRequest
+
+    try:
+        data = image.read_bytes()
+    except OSError as e:
+        fail(f"cannot read {str(image)!r}: {e.strerror}", code="unreadable_file", as_json=as_json)
+    services = None
+    try:
+        req = MintRequest.parse(
+            image=data, name=name, description=description, attributes=attributes, to=to,
+            idempotency_key=None,
+        )  # fmt: skip
+        services = _services(config, with_chain=True)
+        view = services.minting.submit(None, req)
+    except (ServiceError, MediaError, ChainError, IpfsError) as e:
+        fail(str(e), code=getattr(e, "code", "mint_failed"), as_json=as_json)
+    finally:
+        if services is not None:
+            services.close()
+    payload = {
+        "id": view.id,
+        "status": view.status,
+        "token_id": view.token_id,
+        "metadata_uri": view.metadata_uri,
+        "image_uri": view.image_uri,
+        "tx_hash": view.tx_hash,
+        "contract": view.contract,
+        "chain_id": view.chain_id,
+        "owner": view.owner,
+    }
+    if view.status != "confirmed":
+        message = view.error["message"] if view.error else f"mint is {view.status}"
+        fail(message, code=view.error["code"] if view.error else "mint_pending", as_json=as_json)
+    emit(as_json, payload, "\n".join(f"{k:>13}  {v}" for k, v in payload.items()))
+
+
+@chain_app.command("up")
+def chain_up_cmd(as_json: JsonOpt = False, config: ConfigOpt = None) -> None:
+    """Start the embedded development chain (anvil), deploy the contract once, and keep it
+    running until interrupted. State is kept in the data dir, so tokens survive restarts."""
+    import signal
+    import threading
+
+    from .chain.errors import ChainError
+    from .services.chainlink import open_chain
+
+    settings = settings_from(config, chain_rpc_url="")
+    settings = settings.model_copy(update={"chain_rpc_url": ""})
+    try:
+        link = open_chain(settings)
+    except ChainError as e:
+        fail(str(e), code=e.code, as_json=as_json)
+    payload = {"rpc_url": link.rpc_url, "chain_id": link.chain_id, "contract": link.contract}
+    emit(as_json, payload, f"chain {link.chain_id} at {link.rpc_url}, contract {link.contract}")
+    sys.stdout.flush()
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    try:
+        stop.wait()
+    finally:
+        link.close()
 
 
 def main() -> None:

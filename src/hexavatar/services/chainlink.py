@@ -8,13 +8,15 @@ anvil's first development account (a publicly known key, fine for a dev chain on
 
 from __future__ import annotations
 
+import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from web3 import Web3
 
 from ..chain.contract import ensure_deployed, install_multicall3
-from ..chain.devnode import DEV_PRIVATE_KEYS, DevNode, chain_up
+from ..chain.devnode import DEV_CHAIN_ID, DEV_PRIVATE_KEYS, DevNode, chain_up
 from ..chain.errors import ChainUnavailable, KeystoreError
 from ..chain.minter import Minter
 from ..chain.rpc import chain_id_of, connect
@@ -35,6 +37,7 @@ class ChainLink:
 
     def close(self) -> None:
         if self.devnode is not None:
+            (self.devnode.data_dir / _NODE_FILE).unlink(missing_ok=True)
             self.devnode.stop()
             self.devnode = None
 
@@ -48,14 +51,45 @@ def _signer(settings: Settings) -> Signer:
     )
 
 
+_NODE_FILE = "node.json"
+
+
+def _running_embedded(chain_dir: Path) -> str | None:
+    """The RPC URL of an embedded chain another process of ours runs on this data dir."""
+    try:
+        info = json.loads((chain_dir / _NODE_FILE).read_text())
+        os.kill(int(info["pid"]), 0)
+        url = str(info["rpc_url"])
+        if chain_id_of(connect(url, timeout=2.0)) == DEV_CHAIN_ID:
+            return url
+    except (OSError, ValueError, KeyError, TypeError, ChainUnavailable):
+        return None
+    return None
+
+
+def _open_embedded(settings: Settings) -> ChainLink:
+    """Join the embedded chain another process runs on this data dir, or start it."""
+    chain_dir = settings.data_dir / "chain"
+    signer = Signer.from_key(DEV_PRIVATE_KEYS[0])
+    url = _running_embedded(chain_dir)
+    node: DevNode | None = None
+    if url is None:
+        up = chain_up(data_dir=chain_dir)
+        node, url = up.node, up.rpc_url
+        info = {"rpc_url": url, "pid": node.pid}
+        (chain_dir / _NODE_FILE).write_text(json.dumps(info))
+    w3 = connect(url)
+    contract = ensure_deployed(w3, account=signer, data_dir=chain_dir)
+    install_multicall3(w3)
+    minter = Minter(w3, signer=signer, contract=contract, chain_id=DEV_CHAIN_ID)
+    return ChainLink(w3, minter, minter.contract, DEV_CHAIN_ID, url, devnode=node)
+
+
 def open_chain(settings: Settings) -> ChainLink:
-    """Connect to the configured chain, or start the embedded one; deploy the contract once."""
+    """Connect to the configured chain, or join/start the embedded one; deploy the contract
+    once (its address is remembered in the data dir)."""
     if not settings.chain_rpc_url:
-        up = chain_up(data_dir=settings.data_dir / "chain")
-        w3 = connect(up.rpc_url)
-        signer = Signer.from_key(DEV_PRIVATE_KEYS[0])
-        minter = Minter(w3, signer=signer, contract=up.contract, chain_id=up.chain_id)
-        return ChainLink(w3, minter, up.contract, up.chain_id, up.rpc_url, devnode=up.node)
+        return _open_embedded(settings)
     w3 = connect(settings.chain_rpc_url, timeout=settings.chain_timeout_seconds)
     chain_id = chain_id_of(w3)
     if settings.chain_id is not None and settings.chain_id != chain_id:

@@ -229,14 +229,14 @@ class Minting:
 
     # -- requests -----------------------------------------------------------------------------
 
-    def submit(self, user_id: int, req: MintRequest) -> MintView:
+    def submit(self, user_id: int | None, req: MintRequest) -> MintView:
         """Record the request (or find the one with this idempotency key) and advance it."""
         chain = self.chain
         process_image(req.image, limits=self._limits)  # refuse a bad image before anything
         mint_id = self._record(user_id, req, chain)
         return self.advance(mint_id)
 
-    def _record(self, user_id: int, req: MintRequest, chain: ChainLink) -> str:
+    def _record(self, user_id: int | None, req: MintRequest, chain: ChainLink) -> str:
         fingerprint = req.fingerprint()
         now = self._now()
         row = Mint(

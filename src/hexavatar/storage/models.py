@@ -142,7 +142,9 @@ class Mint(Base):
     __table_args__ = (UniqueConstraint("user_id", "idempotency_key"),)
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True, nullable=True
+    )  # None: minted from the command line
     idempotency_key: Mapped[str] = mapped_column(String(200))
     request_sha256: Mapped[str] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(20), index=True)

@@ -27,7 +27,7 @@ def upgrade() -> None:
     op.create_table(
         "mints",
         sa.Column("id", sa.String(length=36), nullable=False),
-        sa.Column("user_id", sa.Integer(), nullable=False),
+        sa.Column("user_id", sa.Integer(), nullable=True),
         sa.Column("idempotency_key", sa.String(length=200), nullable=False),
         sa.Column("request_sha256", sa.String(length=64), nullable=False),
         sa.Column("status", sa.String(length=20), nullable=False),
