@@ -7,9 +7,9 @@ and :func:`generate_nonce` for clients and tests, and :func:`verify_message` /
 :func:`verify_message_async` (origin, chain, time window, EIP-191 signature, EIP-1271 contract
 wallets).
 
-Why hand-written: the ``siwe`` package is unmaintained and cannot be installed beside web3 8,
-and its parser is looser than the grammar (it accepts fields it should not). Parsing is a pure
-function of the text; only the EIP-1271 fallback talks to a node, through the ``w3`` passed in.
+Why hand-written: the ``siwe`` package is unmaintained and cannot be installed beside web3 8.
+Parsing is a pure function of the text; only the EIP-1271 fallback talks to a node, through the
+``w3`` passed in.
 
 Decisions where EIP-4361 leaves room, all on the strict side so that ``to_text`` reproduces
 the signed bytes exactly:
@@ -63,6 +63,7 @@ from hexavatar.chain.errors import (
 
 if TYPE_CHECKING:
     from web3 import AsyncWeb3, Web3
+    from web3.types import TxParams
 
 __all__ = [
     "EIP1271_MAGIC_VALUE",
@@ -509,26 +510,6 @@ def _check_window(message: SiweMessage, *, now: datetime, skew: timedelta) -> No
         )
 
 
-def _check_message(
-    text: str,
-    *,
-    domain: str,
-    scheme: str,
-    uri_origin: str,
-    chain_ids: Collection[int],
-    now: datetime,
-    skew: timedelta,
-) -> SiweMessage:
-    message = parse_message(text)
-    _check_origin(message, domain=domain, scheme=scheme, uri_origin=uri_origin)
-    if message.chain_id not in chain_ids:
-        raise SiweChainIdError(
-            f"Chain ID: expected one of {sorted(chain_ids)}, found {message.chain_id}"
-        )
-    _check_window(message, now=now, skew=skew)
-    return message
-
-
 def _signature_bytes(signature: str | bytes) -> bytes:
     if isinstance(signature, bytes):
         return signature
@@ -559,12 +540,6 @@ def eip191_hash(text: str) -> bytes:
     return keccak(b"\x19Ethereum Signed Message:\n" + str(len(body)).encode() + body)
 
 
-def _eip1271_calldata(text: str, raw: bytes) -> bytes:
-    from eth_abi.abi import encode
-
-    return EIP1271_MAGIC_VALUE + encode(["bytes32", "bytes"], [eip191_hash(text), raw])
-
-
 def _is_magic(result: bytes) -> bool:
     # As OpenZeppelin's SignatureChecker: at least 32 bytes, first word == bytes32(magic).
     return len(result) >= 32 and result[:32] == EIP1271_MAGIC_VALUE.ljust(32, b"\0")
@@ -586,6 +561,23 @@ def _eoa_outcome(text: str, raw: bytes, address: str) -> SiweError | None:
 # --- verification: entry points -------------------------------------------------------------
 
 
+def _prepare(
+    text: str,
+    signature: str | bytes,
+    checks: tuple[str, str, str, Collection[int], datetime, timedelta],
+) -> tuple[SiweMessage, bytes, SiweError | None]:
+    domain, scheme, uri_origin, chain_ids, now, skew = checks
+    message = parse_message(text)
+    _check_origin(message, domain=domain, scheme=scheme, uri_origin=uri_origin)
+    if message.chain_id not in chain_ids:
+        raise SiweChainIdError(
+            f"Chain ID: expected one of {sorted(chain_ids)}, found {message.chain_id}"
+        )
+    _check_window(message, now=now, skew=skew)
+    raw = _signature_bytes(signature)
+    return message, raw, _eoa_outcome(text, raw, message.address)
+
+
 def verify_message(
     text: str,
     signature: str | bytes,
@@ -605,21 +597,19 @@ def verify_message(
     is given, the address is asked as an EIP-1271 contract wallet (CCIP-Read off).
     The caller still has to check and consume ``message.nonce``.
     """
-    message = _check_message(
-        text,
-        domain=domain,
-        scheme=scheme,
-        uri_origin=uri_origin,
-        chain_ids=chain_ids,
-        now=now,
-        skew=skew,
-    )
-    raw = _signature_bytes(signature)
-    problem = _eoa_outcome(text, raw, message.address)
+    checks = (domain, scheme, uri_origin, chain_ids, now, skew)
+    message, raw, problem = _prepare(text, signature, checks)
     if problem is None:
         return message
-    if w3 is not None and _eip1271_valid(w3, message.address, text, raw):
-        return message
+    if w3 is not None:
+        try:
+            result = w3.eth.call(
+                _eip1271_call(text, message.address, raw), "latest", ccip_read_enabled=False
+            )
+        except _call_refusals():
+            raise problem from None
+        if _is_magic(bytes(result)):
+            return message
     raise problem
 
 
@@ -636,41 +626,31 @@ async def verify_message_async(
     w3: AsyncWeb3[Any] | None = None,
 ) -> SiweMessage:
     """:func:`verify_message` with an ``AsyncWeb3`` for the EIP-1271 fallback."""
-    message = _check_message(
-        text,
-        domain=domain,
-        scheme=scheme,
-        uri_origin=uri_origin,
-        chain_ids=chain_ids,
-        now=now,
-        skew=skew,
-    )
-    raw = _signature_bytes(signature)
-    problem = _eoa_outcome(text, raw, message.address)
+    checks = (domain, scheme, uri_origin, chain_ids, now, skew)
+    message, raw, problem = _prepare(text, signature, checks)
     if problem is None:
         return message
-    if w3 is not None and await _eip1271_valid_async(w3, message.address, text, raw):
-        return message
+    if w3 is not None:
+        call = _eip1271_call(text, message.address, raw)
+        try:
+            result = await w3.eth.call(call, "latest", ccip_read_enabled=False)
+        except _call_refusals():
+            raise problem from None
+        if _is_magic(bytes(result)):
+            return message
     raise problem
 
 
-def _eip1271_valid(w3: Web3, address: str, text: str, raw: bytes) -> bool:
+def _eip1271_call(text: str, address: str, raw: bytes) -> TxParams:
+    """``isValidSignature(bytes32 hash, bytes signature)`` on ``address``."""
+    from eth_abi.abi import encode
+
+    data = EIP1271_MAGIC_VALUE + encode(["bytes32", "bytes"], [eip191_hash(text), raw])
+    return {"to": to_checksum_address(address), "data": data}
+
+
+def _call_refusals() -> tuple[type[Exception], ...]:
+    """A revert (OffchainLookup included) or an RPC error answer: not a valid signature."""
     from web3.exceptions import ContractLogicError, Web3RPCError
 
-    tx = {"to": to_checksum_address(address), "data": _eip1271_calldata(text, raw)}
-    try:
-        result = w3.eth.call(tx, "latest", ccip_read_enabled=False)  # type: ignore[arg-type]
-    except (ContractLogicError, Web3RPCError):
-        return False
-    return _is_magic(bytes(result))
-
-
-async def _eip1271_valid_async(w3: AsyncWeb3[Any], address: str, text: str, raw: bytes) -> bool:
-    from web3.exceptions import ContractLogicError, Web3RPCError
-
-    tx = {"to": to_checksum_address(address), "data": _eip1271_calldata(text, raw)}
-    try:
-        result = await w3.eth.call(tx, "latest", ccip_read_enabled=False)  # type: ignore[arg-type]
-    except (ContractLogicError, Web3RPCError):
-        return False
-    return _is_magic(bytes(result))
+    return (ContractLogicError, Web3RPCError)
