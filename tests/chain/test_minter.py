@@ -14,6 +14,7 @@ from web3.contract import Contract
 
 from hexavatar.chain.errors import (
     ChainError,
+    InvalidAddress,
     KeystoreError,
     MintReverted,
     NonceConflict,
@@ -227,6 +228,11 @@ def test_bad_mint_arguments(
 ) -> None:
     with pytest.raises(MintReverted, match=match):
         minter.build_mint_tx(to=alice.address, digest=digest, codec=codec, nonce=0, gas=1)
+
+
+def test_bad_recipient_address(minter: Minter) -> None:
+    with pytest.raises(InvalidAddress):
+        minter.build_mint_tx(to="0xnope", digest=bytes(32), codec=CODEC_RAW, nonce=0, gas=1)
 
 
 def test_safe_transfer_tx(

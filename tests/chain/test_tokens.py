@@ -16,6 +16,7 @@ from web3.utils import exception_handling
 from hexavatar.chain import tokens
 from hexavatar.chain.errors import (
     CallOutOfGas,
+    InvalidAddress,
     MalformedResponse,
     ResponseTooLarge,
     TokenNotFound,
@@ -215,3 +216,25 @@ def test_batch_owner_of_survives_a_gas_burner(w3: Web3, nft: Contract, deployer:
 def test_batch_size_must_be_positive(w3: Web3) -> None:
     with pytest.raises(ValueError, match="batch_size"):
         tokens.batch_owner_of(w3, [], batch_size=0)
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "0x123",
+        "not an address",
+        "0x" + "g" * 40,
+        "0x5FbDB2315678afecb367f032d93F642f64180Aa3",  # bad EIP-55 case
+    ],
+)
+def test_invalid_contract_address(w3: Web3, bad: str) -> None:
+    with pytest.raises(InvalidAddress, match="20-byte hex address") as info:
+        tokens.owner_of(w3, bad, 1)
+    assert isinstance(info.value, ValueError)
+    assert info.value.code == "invalid_address"
+    with pytest.raises(InvalidAddress):
+        tokens.batch_owner_of(w3, [(bad, 1)])
+
+
+def test_lower_case_address_is_accepted(w3: Web3, minted: Contract, alice: Signer) -> None:
+    assert tokens.owner_of(w3, minted.address.lower(), 1) == alice.address

@@ -263,3 +263,12 @@ class CallOutOfGas(CallReverted):
     """A read-only call hit its gas cap (or memory limit): the contract is too costly to read."""
 
     code = "call_out_of_gas"
+
+
+__all__ += ["InvalidAddress"]
+
+
+class InvalidAddress(ChainError, ValueError):
+    """A value given as an Ethereum address is not 20 bytes of hex (or fails its EIP-55 case)."""
+
+    code = "invalid_address"

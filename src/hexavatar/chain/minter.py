@@ -39,7 +39,7 @@ from .errors import (
     TransactionReverted,
     quote,
 )
-from .rpc import rpc_error_message
+from .rpc import rpc_error_message, to_address
 from .signer import SignedTx, Signer
 
 __all__ = [
@@ -229,7 +229,7 @@ class Minter:
     ) -> None:
         self._w3 = w3
         self._signer = signer
-        self.contract: ChecksumAddress = to_checksum_address(contract)
+        self.contract: ChecksumAddress = to_address(contract)
         self._chain_id = chain_id
         self._abi = load_artifact("HexavatarNFT").abi
 
@@ -269,7 +269,7 @@ class Minter:
             raise MintReverted(f"expected codec 0x55 (raw) or 0x70 (dag-pb), found {codec:#x}")
         name = "safeMint" if safe else "mint"
         data = _selector(f"{name}(address,bytes32,uint64)") + encode(
-            ["address", "bytes32", "uint64"], [to_checksum_address(to), digest, codec]
+            ["address", "bytes32", "uint64"], [to_address(to), digest, codec]
         )
         return self._build(data, nonce=nonce, fees=fees, gas=gas, error=MintReverted)
 
@@ -286,7 +286,7 @@ class Minter:
         """``safeTransferFrom(from, to, tokenId)`` signed by the minter (owner or approved)."""
         data = _selector("safeTransferFrom(address,address,uint256)") + encode(
             ["address", "address", "uint256"],
-            [to_checksum_address(from_address), to_checksum_address(to), token_id],
+            [to_address(from_address), to_address(to), token_id],
         )
         return self._build(data, nonce=nonce, fees=fees, gas=gas, error=TransactionReverted)
 

@@ -11,13 +11,15 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
+from eth_typing import ChecksumAddress
+from eth_utils.address import to_checksum_address
 from web3 import Web3
 from web3.exceptions import Web3RPCError
 from web3.providers.rpc import HTTPProvider
 
-from .errors import ChainUnavailable, quote
+from .errors import ChainUnavailable, InvalidAddress, quote
 
-__all__ = ["chain_id_of", "connect", "rpc_error_message"]
+__all__ = ["chain_id_of", "connect", "rpc_error_message", "to_address"]
 
 _LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
@@ -50,3 +52,18 @@ def rpc_error_message(exc: Web3RPCError) -> str:
     if isinstance(error, dict) and isinstance(error.get("message"), str):
         return str(error["message"])
     return str(exc.message)
+
+
+def to_address(value: object) -> ChecksumAddress:
+    """``value`` as an EIP-55 checksummed address; :class:`InvalidAddress` if it is none.
+
+    Mixed-case input must carry a valid EIP-55 checksum; all-lower/upper-case hex is accepted.
+    """
+    if isinstance(value, str):
+        body = value.removeprefix("0x").removeprefix("0X")
+        if len(body) == 40 and all(c in "0123456789abcdefABCDEF" for c in body):
+            checksummed = to_checksum_address("0x" + body)
+            mixed = body != body.lower() and body != body.upper()
+            if not mixed or checksummed[2:] == body:
+                return checksummed
+    raise InvalidAddress(f"expected a 0x-prefixed 20-byte hex address, found {quote(value)}")

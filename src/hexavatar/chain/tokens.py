@@ -32,7 +32,7 @@ from .errors import (
     TokenNotFound,
     quote,
 )
-from .rpc import rpc_error_message
+from .rpc import rpc_error_message, to_address
 
 __all__ = [
     "DEFAULT_CALL_GAS",
@@ -82,7 +82,7 @@ def _call(
     w3: Web3, contract: str, data: bytes, *, gas: int, block: BlockIdentifier, what: str
 ) -> bytes:
     """One eth_call, CCIP-Read off; a revert is CallReverted, the gas cap CallOutOfGas."""
-    tx = {"to": to_checksum_address(contract), "data": "0x" + data.hex(), "gas": gas}
+    tx = {"to": to_address(contract), "data": "0x" + data.hex(), "gas": gas}
     try:
         result = w3.eth.call(tx, block, ccip_read_enabled=False)  # type: ignore[arg-type]
     except ContractLogicError as exc:
@@ -147,7 +147,7 @@ def owner_of(
 ) -> ChecksumAddress:
     """ERC-721 ``ownerOf``; :class:`TokenNotFound` when it reverts or names address zero."""
     data = _selector("ownerOf(uint256)") + encode(["uint256"], [token_id])
-    what = f"ownerOf({token_id}) of {to_checksum_address(contract)}"
+    what = f"ownerOf({token_id}) of {to_address(contract)}"
     try:
         raw = _call(w3, contract, data, gas=_OWNER_OF_GAS, block=block, what=what)
     except CallOutOfGas:
@@ -165,9 +165,9 @@ def balance_of(
 ) -> int:
     """ERC-1155 ``balanceOf(owner, id)``."""
     data = _selector("balanceOf(address,uint256)") + encode(
-        ["address", "uint256"], [to_checksum_address(owner), token_id]
+        ["address", "uint256"], [to_address(owner), token_id]
     )
-    what = f"balanceOf(…, {token_id}) of {to_checksum_address(contract)}"
+    what = f"balanceOf(…, {token_id}) of {to_address(contract)}"
     raw = _call(w3, contract, data, gas=_OWNER_OF_GAS, block=block, what=what)
     value = _decode_one("uint256", raw, what=what)
     assert isinstance(value, int)
@@ -185,7 +185,7 @@ def _string_call(
     max_bytes: int,
 ) -> str:
     data = _selector(signature) + encode(["uint256"], [token_id])
-    what = f"{signature.split('(')[0]}({token_id}) of {to_checksum_address(contract)}"
+    what = f"{signature.split('(')[0]}({token_id}) of {to_address(contract)}"
     raw = _call(w3, contract, data, gas=gas, block=block, what=what)
     if len(raw) > max_bytes + 64:  # offset + length words around the string
         raise ResponseTooLarge(f"expected at most {max_bytes} bytes from {what}, found {len(raw)}")
@@ -273,7 +273,7 @@ def _owner_batch(
     gas: int,
 ) -> list[ChecksumAddress | None]:
     selector = _selector("ownerOf(uint256)")
-    calls = [(to_checksum_address(c), True, selector + encode(["uint256"], [t])) for c, t in chunk]
+    calls = [(to_address(c), True, selector + encode(["uint256"], [t])) for c, t in chunk]
     data = _selector("aggregate3((address,bool,bytes)[])") + encode(
         ["(address,bool,bytes)[]"], [calls]
     )
