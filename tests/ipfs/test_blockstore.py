@@ -22,6 +22,7 @@ from hexavatar.ipfs.blockstore import (
 from hexavatar.ipfs.cid import CID, DAG_PB, RAW, compute_cid
 from hexavatar.ipfs.errors import (
     BlockNotFound,
+    BlockstoreError,
     BlockVerificationError,
     IpfsError,
     PathNotFound,
@@ -145,7 +146,7 @@ def test_flatfs_layout(tmp_path: Path) -> None:
 
 def test_flatfs_refuses_other_sharding(tmp_path: Path) -> None:
     (tmp_path / "SHARDING").write_text("/repo/flatfs/shard/v1/prefix/2\n")
-    with pytest.raises(IpfsError, match="next-to-last/2"):
+    with pytest.raises(BlockstoreError, match="next-to-last/2"):
         FilesystemBlockstore(tmp_path)
 
 

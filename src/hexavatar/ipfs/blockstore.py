@@ -38,6 +38,7 @@ from .dagpb import (
 )
 from .errors import (
     BlockNotFound,
+    BlockstoreError,
     CidError,
     DagPbError,
     PathNotFound,
@@ -127,7 +128,7 @@ class FilesystemBlockstore:
         if sharding.exists():
             found = sharding.read_text(encoding="ascii", errors="replace")
             if found.strip() != _SHARDING.strip():
-                raise PathResolutionError(
+                raise BlockstoreError(
                     f"expected flatfs sharding {_SHARDING.strip()!r} in {sharding}, "
                     f"found {quote(found)}"
                 )

@@ -10,6 +10,7 @@ from __future__ import annotations
 __all__ = [
     "BlockNotFound",
     "BlockVerificationError",
+    "BlockstoreError",
     "CidError",
     "DagPbError",
     "ImporterError",
@@ -65,6 +66,10 @@ class UnixFSError(IpfsError, ValueError):
 
 class ImporterError(IpfsError, ValueError):
     """Input cannot be imported (bad profile, unreadable source, unsupported entry)."""
+
+
+class BlockstoreError(IpfsError, OSError):
+    """A blockstore cannot be used as it is (e.g. a folder laid out for another sharding)."""
 
 
 class BlockNotFound(IpfsError, KeyError):
