@@ -23,7 +23,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from eth_utils import to_checksum_address
+from eth_keys.backends.coincurve import CoinCurveECCBackend
+from eth_keys.backends.native.main import NativeECCBackend
+from eth_keys.datatypes import PrivateKey
+from eth_utils.address import to_checksum_address
 from web3 import Web3
 
 from hexavatar.chain.artifacts import load_artifact
@@ -31,7 +34,7 @@ from hexavatar.chain.contract import deploy, deploy_artifact
 from hexavatar.chain.devnode import DEV_PRIVATE_KEYS, DevNode
 from hexavatar.chain.minter import CODEC_DAG_PB, CODEC_RAW, Minter, suggest_fees, wait_receipt
 from hexavatar.chain.rpc import connect
-from hexavatar.chain.signer import Signer
+from hexavatar.chain.signer import Signer, signing_backend
 
 TARGET_MINT_RATIO = 0.6
 
@@ -99,7 +102,7 @@ def gas_figures(w3: Web3, signer: Signer, *, codec: int) -> dict[str, int]:
         w3.eth.call(
             {
                 "to": ours,
-                "data": "0x" + _calldata(w3, "HexavatarNFT", ours, "totalMinted", []).hex(),
+                "data": _calldata(w3, "HexavatarNFT", ours, "totalMinted", []),
             }
         ).hex(),
         16,
@@ -155,6 +158,20 @@ def signing_per_second(minter: Minter, *, count: int) -> float:
     return count / (time.perf_counter() - start)
 
 
+def ecdsa_signing_speedup(*, count: int) -> dict[str, float]:
+    """Signatures/s of eth-keys' coincurve backend against its pure-Python one (same hashes)."""
+    key = bytes(range(1, 33))
+    hashes = [hashlib.sha256(i.to_bytes(4, "big")).digest() for i in range(count)]
+    rates = {}
+    for name, backend in (("coincurve", CoinCurveECCBackend()), ("native", NativeECCBackend())):
+        private = PrivateKey(key, backend=backend)
+        start = time.perf_counter()
+        for digest in hashes:
+            private.sign_msg_hash(digest)
+        rates[name] = count / (time.perf_counter() - start)
+    return {**rates, "ratio": rates["coincurve"] / rates["native"]}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mints", type=int, default=200, help="mints for the throughput figure")
@@ -172,6 +189,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         mps = raw_chain_mints_per_second(w3, minter, count=args.mints)
         sps = signing_per_second(minter, count=2000)
+    ecdsa = ecdsa_signing_speedup(count=300)
     result: dict[str, Any] = {"raw_codec": raw, "dag_pb_codec": dag}
     for label, fig in (("raw", raw), ("dag_pb", dag)):
         for kind in ("mint_new_holder", "mint_existing_holder", "transfer"):
@@ -190,7 +208,11 @@ def main(argv: list[str] | None = None) -> int:
     ok = result["ratio_raw_mint_new_holder"] <= TARGET_MINT_RATIO
     print(f"target mint ratio <= {TARGET_MINT_RATIO}: {'met' if ok else 'NOT met'}")
     print(f"raw chain mints/s (sign+send+receipt, sequential): {mps:.1f}")
-    print(f"signatures/s: {sps:.0f}")
+    print(f"transaction signatures/s (eth-account, {signing_backend()}): {sps:.0f}")
+    print(
+        f"ECDSA signs/s: coincurve {ecdsa['coincurve']:.0f}, pure Python {ecdsa['native']:.0f}, "
+        f"ratio {ecdsa['ratio']:.1f}x"
+    )
     result.update(
         target_mint_ratio=TARGET_MINT_RATIO,
         target_met=ok,
