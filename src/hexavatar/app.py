@@ -22,11 +22,12 @@ from .services.avatars import Avatars
 from .services.chainlink import open_chain
 from .services.errors import ServiceError
 from .services.minting import Minting
+from .services.wallets import Wallets
 from .storage.db import make_engine, make_session_factory
 from .storage.errors import StorageError
 from .storage.migrate import upgrade
 from .storage.objects import open_object_store
-from .web import api, health, images, nfts
+from .web import api, health, images, nfts, wallets
 from .web.deps import Services
 from .web.errors import ApiError, install_error_handlers
 from .web.multipart import BodyTooLarge, MalformedForm
@@ -77,6 +78,15 @@ def build_services(settings: Settings, *, with_chain: bool = False) -> Services:
         timeout=settings.chain_timeout_seconds,
         limits=limits,
     )
+    chain_ids = set(settings.chains) | ({chain.chain_id} if chain is not None else set())
+    wallets = Wallets(
+        factory,
+        public_url=settings.effective_public_url,
+        chain_ids=chain_ids,
+        w3_for=lambda chain_id: (
+            chain.w3 if chain is not None and chain.chain_id == chain_id else None
+        ),
+    )
     return Services(
         settings=settings,
         engine=engine,
@@ -86,6 +96,7 @@ def build_services(settings: Settings, *, with_chain: bool = False) -> Services:
         avatars=avatars,
         blockstore=blockstore,
         minting=minting,
+        wallets=wallets,
         chain=chain,
     )
 
@@ -131,6 +142,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.include_router(api.router)
     app.include_router(nfts.router)
+    app.include_router(wallets.router)
     app.include_router(images.router)
     app.include_router(health.router)
     return app

@@ -81,6 +81,7 @@ class Settings(BaseSettings):
     minter_password_file: Path | None = None
     chain_confirmations: int = Field(default=1, ge=1, le=100)
     chain_timeout_seconds: float = Field(default=60.0, gt=0)
+    chains: dict[int, str] = Field(default_factory=dict)
     ipfs_gateways: list[str] = Field(default_factory=list)
     kubo_rpc_url: str = ""
 

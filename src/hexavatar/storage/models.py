@@ -30,9 +30,12 @@ __all__ = [
     "Base",
     "LoginFailure",
     "Mint",
+    "NftAvatar",
     "NonceCounter",
     "Rendition",
+    "SiweNonce",
     "User",
+    "Wallet",
 ]
 
 _NAMING = {
@@ -184,3 +187,64 @@ class NonceCounter(Base):
     chain_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     address: Mapped[str] = mapped_column(String(42), primary_key=True)
     next_nonce: Mapped[int] = mapped_column(BigInteger)
+
+
+class SiweNonce(Base):
+    """A Sign-In with Ethereum nonce: issued to one session, single use, valid 10 minutes."""
+
+    __tablename__ = "siwe_nonces"
+
+    nonce: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    session_sha256: Mapped[str] = mapped_column(String(64))
+    issued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class Wallet(Base):
+    """An address a user proved, read-only, with a signed SIWE message. One user per address."""
+
+    __tablename__ = "wallets"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    address: Mapped[str] = mapped_column(String(42), unique=True)
+    chain_id: Mapped[int] = mapped_column(BigInteger)
+    signer_kind: Mapped[str] = mapped_column(String(16))  # eoa | eip1271
+    linked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class NftAvatar(Base):
+    """An NFT set as a user's avatar, with its provenance. At most one per user is ``active``;
+    when ownership no longer holds it becomes ``dropped`` with the reason and block."""
+
+    __tablename__ = "nft_avatars"
+    __table_args__ = (Index("ix_nft_avatars_token", "chain_id", "contract", "token_id"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    status: Mapped[str] = mapped_column(String(16), index=True)  # active | dropped | replaced
+    chain_id: Mapped[int] = mapped_column(BigInteger)
+    contract: Mapped[str] = mapped_column(String(42))
+    token_id: Mapped[str] = mapped_column(String(78))  # uint256 in decimal
+    standard: Mapped[str] = mapped_column(String(8))
+    owner: Mapped[str] = mapped_column(String(42))
+    block_number: Mapped[int] = mapped_column(BigInteger)
+    token_uri: Mapped[str] = mapped_column(Text)
+    metadata_uri: Mapped[str] = mapped_column(Text)
+    metadata_cid: Mapped[str | None] = mapped_column(String(120), nullable=True)
+    metadata_verified: Mapped[bool] = mapped_column(Boolean)
+    image_uri: Mapped[str] = mapped_column(Text)
+    image_cid: Mapped[str | None] = mapped_column(String(120), nullable=True)
+    image_verified: Mapped[bool] = mapped_column(Boolean)
+    name: Mapped[str | None] = mapped_column(Text, nullable=True)
+    steps: Mapped[list[dict[str, object]]] = mapped_column(JSON)
+    avatar_id: Mapped[str] = mapped_column(ForeignKey("avatars.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    checked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    checked_block: Mapped[int] = mapped_column(BigInteger)
+    dropped_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    dropped_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+    avatar: Mapped[Avatar] = relationship(lazy="joined")

@@ -16,10 +16,18 @@ from ..services.avatars import Avatars
 from ..services.chainlink import ChainLink
 from ..services.errors import Unauthenticated
 from ..services.minting import Minting
+from ..services.wallets import Wallets
 from ..storage.models import User
 from ..storage.objects import ObjectStore
 
-__all__ = ["SESSION_COOKIE", "CurrentUser", "Services", "get_services", "optional_user"]
+__all__ = [
+    "SESSION_COOKIE",
+    "CurrentUser",
+    "Services",
+    "auth_token",
+    "get_services",
+    "optional_user",
+]
 
 SESSION_COOKIE = "hexavatar_session"
 
@@ -36,6 +44,7 @@ class Services:
     avatars: Avatars
     blockstore: Blockstore
     minting: Minting
+    wallets: Wallets
     chain: ChainLink | None = None
 
     def close(self) -> None:
@@ -67,6 +76,15 @@ def optional_user(
         return user
     cookie = request.cookies.get(SESSION_COOKIE)
     return services.accounts.authenticate(cookie, kind="session") if cookie else None
+
+
+def auth_token(request: Request) -> str:
+    """The credential of this request (bearer token, else session cookie): what a SIWE nonce
+    is bound to."""
+    token = _bearer(request) or request.cookies.get(SESSION_COOKIE)
+    if not token:
+        raise Unauthenticated("sign in first (session cookie or bearer token)")
+    return token
 
 
 def _required_user(user: Annotated[User | None, Depends(optional_user)]) -> User:

@@ -1,0 +1,85 @@
+"""Wallet links over HTTP: SIWE nonces, linking and unlinking addresses (read-only)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Response
+from pydantic import BaseModel, Field
+
+from .deps import CurrentUser, Services, auth_token, get_services
+from .schemas import ErrorOut
+
+__all__ = ["router"]
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+TokenDep = Annotated[str, Depends(auth_token)]
+router = APIRouter(
+    prefix="/api/v1", tags=["wallets"], responses={s: {"model": ErrorOut} for s in (401, 404, 422)}
+)
+
+
+class NonceOut(BaseModel):
+    nonce: str
+    issued_at: datetime
+    expires_at: datetime
+    domain: str = Field(description="the SIWE domain to sign for")
+    uri: str = Field(description="the SIWE URI to sign for")
+    chain_ids: list[int]
+
+
+class LinkIn(BaseModel):
+    message: str = Field(max_length=4096, description="the EIP-4361 message, exactly as signed")
+    signature: str = Field(max_length=2048, description="0x-hex personal_sign signature")
+
+
+class WalletOut(BaseModel):
+    address: str
+    chain_id: int
+    signer_kind: str = Field(description="eoa, or eip1271 for a contract wallet")
+    linked_at: datetime
+
+
+@router.get("/auth/siwe/nonce", response_model=NonceOut)
+def siwe_nonce(user: CurrentUser, token: TokenDep, services: ServicesDep) -> NonceOut:
+    """A single-use nonce for a Sign-In with Ethereum message, bound to this session,
+    valid for 10 minutes."""
+    v = services.wallets.issue_nonce(user.id, session_token=token)
+    return NonceOut(
+        nonce=v.nonce,
+        issued_at=v.issued_at,
+        expires_at=v.expires_at,
+        domain=v.domain,
+        uri=v.uri,
+        chain_ids=v.chain_ids,
+    )
+
+
+@router.post("/me/wallets", status_code=201, response_model=WalletOut)
+def link_wallet(
+    body: LinkIn, user: CurrentUser, token: TokenDep, services: ServicesDep
+) -> WalletOut:
+    """Link the address that signed the SIWE message (the wallet stays read-only)."""
+    v = services.wallets.link(
+        user.id, session_token=token, message=body.message, signature=body.signature
+    )
+    return WalletOut(
+        address=v.address, chain_id=v.chain_id, signer_kind=v.signer_kind, linked_at=v.linked_at
+    )
+
+
+@router.get("/me/wallets", response_model=list[WalletOut])
+def list_wallets(user: CurrentUser, services: ServicesDep) -> list[WalletOut]:
+    return [
+        WalletOut(
+            address=v.address, chain_id=v.chain_id, signer_kind=v.signer_kind, linked_at=v.linked_at
+        )
+        for v in services.wallets.list_for(user.id)
+    ]
+
+
+@router.delete("/me/wallets/{address}", status_code=204)
+def unlink_wallet(address: str, user: CurrentUser, services: ServicesDep) -> Response:
+    services.wallets.unlink(user.id, address)
+    return Response(status_code=204)
