@@ -103,7 +103,7 @@ def test_spec_example_parses_and_renders_back() -> None:
     )
     assert message.chain_id == 1
     assert message.nonce == "32891756"
-    assert message.issued_at_time == datetime(2021, 9, 30, 16, 25, 24, tzinfo=UTC)
+    assert message.issued_at_datetime == datetime(2021, 9, 30, 16, 25, 24, tzinfo=UTC)
     assert message.resources == (
         "ipfs://bafybeiemxf5abjwjbikoz4mc3a3dla6ual3jsgpdr4cjr3oz3evfyavhwq/",
         "https://example.com/my-web2-claim.json",
@@ -128,7 +128,7 @@ def test_all_optional_fields_in_order() -> None:
         + "\nResources:"
     )
     message = parse_message(text)
-    assert message.expiration == datetime(2026, 11, 26, 11, 10, 0, 123000, tzinfo=UTC)
+    assert message.expiration_datetime == datetime(2026, 11, 26, 11, 10, 0, 123000, tzinfo=UTC)
     assert message.not_before == "2026-11-26T11:00:00z"
     assert message.request_id == "req-1:@x"
     assert message.resources == ()

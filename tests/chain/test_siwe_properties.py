@@ -114,8 +114,8 @@ def test_round_trip(message: SiweMessage) -> None:
     parsed = parse_message(text)
     assert parsed == message
     assert parsed.to_text() == text
-    assert parsed.issued_at_time.tzinfo is not None
-    assert parsed.issued_at_time.astimezone(UTC).year >= 1969
+    assert parsed.issued_at_datetime.tzinfo is not None
+    assert parsed.issued_at_datetime.astimezone(UTC).year >= 1969
 
 
 @st.composite

@@ -227,7 +227,7 @@ class SiweMessage:
     """One EIP-4361 message. Construction validates every field against the grammar.
 
     Timestamps are kept as their exact RFC 3339 text (so :meth:`to_text` reproduces the signed
-    bytes); the ``*_at``/``*_time`` properties below give them as aware datetimes.
+    bytes); the ``*_datetime`` properties give them as aware datetimes.
     ``resources`` is ``None`` when the message has no ``Resources:`` line and ``()`` when it
     has the line but lists nothing.
     """
@@ -276,15 +276,15 @@ class SiweMessage:
                 parse_timestamp(text)
 
     @property
-    def issued_at_time(self) -> datetime:
+    def issued_at_datetime(self) -> datetime:
         return parse_timestamp(self.issued_at)
 
     @property
-    def expiration(self) -> datetime | None:
+    def expiration_datetime(self) -> datetime | None:
         return None if self.expiration_time is None else parse_timestamp(self.expiration_time)
 
     @property
-    def not_before_time(self) -> datetime | None:
+    def not_before_datetime(self) -> datetime | None:
         return None if self.not_before is None else parse_timestamp(self.not_before)
 
     def to_text(self) -> str:
@@ -491,18 +491,18 @@ def _check_origin(message: SiweMessage, *, domain: str, scheme: str, uri_origin:
 def _check_window(message: SiweMessage, *, now: datetime, skew: timedelta) -> None:
     if now.tzinfo is None:
         raise ValueError("now: expected a timezone-aware datetime, found a naive one")
-    if message.issued_at_time > now + skew:
+    if message.issued_at_datetime > now + skew:
         raise SiweIssuedInFutureError(
             f"Issued At: expected no later than {format_timestamp(now + skew)}, "
             f"found {message.issued_at}"
         )
-    expiration = message.expiration
+    expiration = message.expiration_datetime
     if expiration is not None and now >= expiration + skew:
         raise SiweExpiredError(
             f"Expiration Time: expected after {format_timestamp(now - skew)}, "
             f"found {message.expiration_time}"
         )
-    not_before = message.not_before_time
+    not_before = message.not_before_datetime
     if not_before is not None and now < not_before - skew:
         raise SiweNotYetValidError(
             f"Not Before: expected no later than {format_timestamp(now + skew)}, "
