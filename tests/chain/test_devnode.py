@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import signal
 import stat
 import time
 from pathlib import Path
@@ -113,6 +114,27 @@ def test_state_survives_restart(tmp_path: Path, anvil_bin: Path) -> None:
         assert ensure_deployed(w3, account=deployer, data_dir=tmp_path) == contract
         assert w3.eth.get_transaction_receipt(minted.tx_hash)["status"] == 1
     assert first_url.startswith("http://127.0.0.1:")
+
+
+def test_periodic_dump_survives_a_crash(tmp_path: Path, anvil_bin: Path) -> None:
+    """With state_interval, a SIGKILLed anvil still comes back with what it had dumped."""
+    deployer = Signer.from_key(DEV_PRIVATE_KEYS[0])
+    node = DevNode(data_dir=tmp_path, anvil_bin=anvil_bin, state_interval=1)
+    node.start()
+    w3 = connect(node.rpc_url)
+    contract = ensure_deployed(w3, account=deployer, data_dir=tmp_path)
+    Minter(w3, signer=deployer, contract=contract).mint(
+        to=deployer.address, digest=bytes(32), codec=CODEC_RAW
+    )
+    time.sleep(2.5)
+    assert node.pid is not None
+    os.kill(node.pid, signal.SIGKILL)
+    time.sleep(0.2)
+    assert not node.running
+    node.port = None
+    with node:
+        w3 = connect(node.rpc_url)
+        assert owner_of(w3, contract, 1) == deployer.address
 
 
 def test_chain_up_deploys_once_and_installs_multicall(tmp_path: Path, anvil_bin: Path) -> None:

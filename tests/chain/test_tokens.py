@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import hashlib
 import http.server
+import json
 import threading
 from collections.abc import Iterator
 
 import pytest
+from eth_account import Account
 from web3 import Web3
 from web3.contract import Contract
 from web3.utils import exception_handling
@@ -91,7 +94,23 @@ def test_erc1155_uri_and_balance(w3: Web3, deployer: Signer, alice: Signer) -> N
 def test_on_chain_data_uri(w3: Web3, deployer: Signer) -> None:
     contract = _hostile(w3, deployer, "OnChainMetadataNFT")
     uri = tokens.token_uri(w3, contract.address, 1)
-    assert uri.startswith("data:application/json;base64,")
+    prefix = "data:application/json;base64,"
+    assert uri.startswith(prefix)
+    metadata = json.loads(base64.b64decode(uri[len(prefix) :]))
+    assert metadata["name"] == "OnChain #1"
+    image = metadata["image"]
+    assert image.startswith("data:image/svg+xml;base64,")
+    assert base64.b64decode(image.split(",", 1)[1]).startswith(b"<svg ")
+
+
+def test_eip1271_wallet(w3: Web3, deployer: Signer, alice: Signer) -> None:
+    wallet = deploy_contract(w3, deployer, "TestERC1271Wallet", alice.address)
+    digest = hashlib.sha256(b"sign in").digest()
+    good = Account.unsafe_sign_hash(digest, alice.unsafe_export_key()).signature
+    bad = Account.unsafe_sign_hash(digest, deployer.unsafe_export_key()).signature
+    assert wallet.functions.isValidSignature(digest, good).call() == bytes.fromhex("1626ba7e")
+    assert wallet.functions.isValidSignature(digest, bad).call() == bytes.fromhex("ffffffff")
+    assert wallet.functions.isValidSignature(digest, b"junk").call() == bytes.fromhex("ffffffff")
 
 
 def test_reverting_token_uri(w3: Web3, deployer: Signer) -> None:

@@ -210,6 +210,7 @@ class DevNode:
         """Start anvil and wait until it answers ``eth_chainId`` with the expected id."""
         if self.running:
             return self
+        self._terminate(timeout=1.0)  # reap a process that died by itself, close its log
         self.data_dir.mkdir(parents=True, exist_ok=True)
         launch = self._launch()
         self._log = self.log_file.open("ab")
