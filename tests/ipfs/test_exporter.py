@@ -261,3 +261,12 @@ def test_entity_bytes_narrows_a_file_to_the_blocks_of_the_range(
     assert set(part) < set(full)
     none = [c for c, _ in walk_dag(root, blockstore=store, scope="entity", entity_bytes=(10, 10))]
     assert none == [root]
+
+
+def test_empty_subtrees_are_not_walked() -> None:
+    store = MemoryBlockstore()
+    leaf = compute_cid(b"abc", codec=RAW)
+    store.put(leaf, b"abc")
+    absent = compute_cid(b"never fetched", codec=DAG_PB)
+    root = _file_node(store, [(leaf, 3)] + [(absent, 0)] * 50, filesize=3)
+    assert b"".join(cat(root, blockstore=store)) == b"abc"

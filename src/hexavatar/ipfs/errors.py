@@ -161,3 +161,15 @@ __all__ += [
     "NotAcceptable",
     "RangeNotSatisfiable",
 ]
+
+
+class NotCached(IpfsError, LookupError):
+    """``Cache-Control: only-if-cached`` asked for content whose root block is not here."""
+
+    code = "not_cached"
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else "not cached"
+
+
+__all__ += ["NotCached"]

@@ -168,7 +168,7 @@ def _walk_file(
         offset = len(data)
         pending = []
         for child, size in node.children if lo < hi else ():
-            if offset + size > lo and offset < hi:
+            if size and offset + size > lo and offset < hi:  # empty subtrees add no bytes
                 pending.append((child, lo - offset, min(hi - offset, size), size, depth + 1))
             offset += size
             if offset >= hi:
