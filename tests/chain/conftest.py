@@ -62,3 +62,10 @@ def nft(w3: Web3, deployer: Signer) -> Contract:
     """A fresh HexavatarNFT per test; the deployer is admin and minter."""
     address = deploy(w3, account=deployer, name="Hexavatar Test", symbol="HXT")
     return w3.eth.contract(address=address, abi=load_artifact("HexavatarNFT").abi)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test that needs anvil (directly or through ``w3``/``devnode``) as ``chain``."""
+    for item in items:
+        if "anvil_bin" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.chain)
