@@ -15,7 +15,14 @@ from web3 import Web3
 
 from hexavatar.chain.artifacts import load_artifact
 from hexavatar.chain.contract import DEPLOYMENTS_FILE, ensure_deployed
-from hexavatar.chain.devnode import ANVIL_BIN_ENV, DEV_PRIVATE_KEYS, DevNode, chain_up, find_anvil
+from hexavatar.chain.devnode import (
+    ANVIL_BIN_ENV,
+    DEV_PRIVATE_KEYS,
+    DevNode,
+    chain_up,
+    find_anvil,
+    free_port,
+)
 from hexavatar.chain.errors import AnvilNotFound, ChainError, DevNodeError
 from hexavatar.chain.minter import CODEC_RAW, Minter
 from hexavatar.chain.rpc import connect
@@ -90,6 +97,17 @@ def test_devnode_listens_on_loopback_with_chain_id(devnode: DevNode, w3: Web3) -
     assert w3.eth.chain_id == 31337
     assert devnode.running
     assert "running" in repr(devnode)
+
+
+def test_explicit_port_and_a_taken_one(tmp_path: Path, anvil_bin: Path) -> None:
+    port = free_port()
+    with DevNode(data_dir=tmp_path / "a", anvil_bin=anvil_bin, port=port) as node:
+        assert node.rpc_url == f"http://127.0.0.1:{port}"
+        # a second node on the same port must fail, not talk to the first one
+        clash = DevNode(data_dir=tmp_path / "b", anvil_bin=anvil_bin, port=port)
+        with pytest.raises(DevNodeError, match="exited"):
+            clash.start()
+        assert node.running
 
 
 def test_state_survives_restart(tmp_path: Path, anvil_bin: Path) -> None:

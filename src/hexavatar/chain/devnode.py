@@ -20,6 +20,7 @@ import contextlib
 import json
 import os
 import platform
+import re
 import shutil
 import signal
 import socket
@@ -61,6 +62,7 @@ DEV_PRIVATE_KEYS: tuple[str, ...] = (
 _STATE_FILE = "anvil-state.json"
 _LOG_FILE = "anvil.log"
 _LOOPBACK = "127.0.0.1"
+_LISTENING = re.compile(r"Listening on 127\.0\.0\.1:(\d+)")
 _NPM_PLATFORMS = {
     ("linux", "x86_64"): "linux-amd64",
     ("linux", "aarch64"): "linux-arm64",
@@ -118,12 +120,6 @@ def find_anvil(
     raise AnvilNotFound(
         f"expected anvil in ${ANVIL_BIN_ENV}, node_modules (run `npm ci`) or PATH; found none"
     )
-
-
-@dataclass(frozen=True, slots=True)
-class _Launch:
-    argv: list[str]
-    rpc_url: str
 
 
 class DevNode:
@@ -185,9 +181,11 @@ class DevNode:
     def pid(self) -> int | None:
         return self._process.pid if self._process is not None else None
 
-    def _launch(self) -> _Launch:
+    def _argv(self) -> list[str]:
         binary = self._anvil_bin or find_anvil()
-        port = self.port if self.port is not None else free_port()
+        # port 0: anvil binds a free port itself and prints it, so no other process can take it
+        # between our choice and its bind (as with a port picked here and handed over)
+        port = self.port if self.port is not None else 0
         argv = [
             str(binary),
             "--host",
@@ -203,8 +201,7 @@ class DevNode:
             argv += ["--state-interval", str(max(1, round(self._state_interval)))]
         if self._block_time is not None:
             argv += ["--block-time", str(self._block_time)]
-        argv += list(self._extra_args)
-        return _Launch(argv=argv, rpc_url=f"http://{_LOOPBACK}:{port}")
+        return argv + list(self._extra_args)
 
     def start(self) -> Self:
         """Start anvil and wait until it answers ``eth_chainId`` with the expected id."""
@@ -212,16 +209,15 @@ class DevNode:
             return self
         self._terminate(timeout=1.0)  # reap a process that died by itself, close its log
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        launch = self._launch()
-        self._log = self.log_file.open("ab")
+        argv = self._argv()
+        self._log = self.log_file.open("wb")  # this run's output only
         self._process = subprocess.Popen(
-            launch.argv,
+            argv,
             stdin=subprocess.DEVNULL,
             stdout=self._log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-        self._rpc_url = launch.rpc_url
         try:
             self._wait_ready()
         except BaseException:
@@ -236,13 +232,24 @@ class DevNode:
                 code = None if self._process is None else self._process.returncode
                 tail = self._log_tail()
                 raise DevNodeError(f"expected anvil to keep running, it exited with {code}: {tail}")
-            found = _rpc_chain_id(self._rpc_url or "")
+            if self._rpc_url is None:
+                self._rpc_url = self._listening_url()
+            found = _rpc_chain_id(self._rpc_url) if self._rpc_url else None
             if found is not None:
                 if found != self.chain_id:
                     raise DevNodeError(f"expected chain id {self.chain_id}, found {found}")
                 return
             time.sleep(0.05)
         raise DevNodeError(f"expected anvil to answer within {self._startup_timeout}s, it did not")
+
+    def _listening_url(self) -> str | None:
+        """The URL from anvil's ``Listening on 127.0.0.1:PORT`` line, once it is printed."""
+        try:
+            text = self.log_file.read_text(errors="replace")
+        except OSError:
+            return None
+        match = _LISTENING.search(text)
+        return f"http://{_LOOPBACK}:{match.group(1)}" if match else None
 
     def _log_tail(self, limit: int = 400) -> str:
         try:
