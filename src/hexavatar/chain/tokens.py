@@ -68,7 +68,9 @@ MULTICALL3_ADDRESS: Final = to_checksum_address("0xcA11bde05977b3631167028862bE2
 DEFAULT_CALL_GAS: Final = 10_000_000
 #: Largest tokenURI/uri accepted (on-chain ``data:`` metadata with an SVG fits easily).
 DEFAULT_MAX_URI_BYTES: Final = 1_000_000
-_ERC165_GAS: Final = 30_000  # EIP-165: supportsInterface must use at most 30 000 gas
+#: EIP-165 gives supportsInterface 30 000 gas; an eth_call's gas also pays the transaction's
+#: intrinsic 21 000 and its calldata.
+_ERC165_GAS: Final = 30_000 + 21_000 + 1_000
 _OWNER_OF_GAS: Final = 200_000
 
 Standard = Literal["erc721", "erc1155"]
