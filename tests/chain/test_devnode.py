@@ -14,7 +14,7 @@ import pytest
 from web3 import Web3
 
 from hexavatar.chain.artifacts import load_artifact
-from hexavatar.chain.contract import DEPLOYMENTS_FILE, ensure_deployed
+from hexavatar.chain.contract import DEPLOYMENTS_FILE, deploy_artifact, ensure_deployed
 from hexavatar.chain.devnode import (
     ANVIL_BIN_ENV,
     DEV_PRIVATE_KEYS,
@@ -30,6 +30,8 @@ from hexavatar.chain.signer import Signer
 from hexavatar.chain.tokens import MULTICALL3_ADDRESS, owner_of, token_uri
 
 from .helpers import cid_v1_uri
+
+DEV_ADDRESS = Signer.from_key(DEV_PRIVATE_KEYS[0]).address
 
 
 def _executable(path: Path, body: str = "#!/bin/sh\nexit 3\n") -> Path:
@@ -197,6 +199,22 @@ def test_ensure_deployed_redeploys_when_code_is_gone(
     assert w3.eth.get_code(address)
     saved = json.loads((tmp_path / DEPLOYMENTS_FILE).read_text())
     assert saved["31337"]["HexavatarNFT"]["address"] == address
+
+
+@pytest.mark.parametrize(
+    ("other_name", "args"), [("AcceptingReceiver", ()), ("BaselineURIStorage", (DEV_ADDRESS,))]
+)
+def test_ensure_deployed_replaces_another_contract_at_the_address(
+    w3: Web3, deployer: Signer, tmp_path: Path, other_name: str, args: tuple[str, ...]
+) -> None:
+    """A fresh chain can put another contract where the remembered one was: redeploy then."""
+    other = deploy_artifact(w3, other_name, *args, account=deployer)
+    (tmp_path / DEPLOYMENTS_FILE).write_text(
+        json.dumps({"31337": {"HexavatarNFT": {"address": other}}})
+    )
+    address = ensure_deployed(w3, account=deployer, data_dir=tmp_path)
+    assert address != other
+    assert w3.eth.get_code(address) == load_artifact("HexavatarNFT").deployed_bytecode
 
 
 def test_ensure_deployed_rejects_corrupt_record(w3: Web3, deployer: Signer, tmp_path: Path) -> None:

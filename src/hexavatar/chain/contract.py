@@ -17,15 +17,16 @@ from typing import Any, Final
 from eth_abi.abi import encode
 from eth_typing import ChecksumAddress
 from eth_utils.address import to_checksum_address
+from eth_utils.crypto import keccak
 from web3 import Web3
 from web3.contract import Contract
-from web3.exceptions import Web3RPCError
+from web3.exceptions import ContractLogicError, Web3RPCError
 
 from .artifacts import load_artifact
 from .errors import ChainUnavailable, DeploymentError, TransactionReverted, quote
 from .minter import send_raw, suggest_fees, wait_receipt
 from .signer import Signer
-from .tokens import MULTICALL3_ADDRESS
+from .tokens import INTERFACE_ERC721, MULTICALL3_ADDRESS, supports_interface
 
 __all__ = [
     "DEPLOYMENTS_FILE",
@@ -39,6 +40,7 @@ __all__ = [
 
 DEPLOYMENTS_FILE: Final = "contracts.json"
 _CONTRACT_NAME: Final = "HexavatarNFT"
+_TOTAL_MINTED: Final = keccak(text="totalMinted()")[:4]
 
 
 def _constructor_args(abi: tuple[dict[str, Any], ...], args: tuple[Any, ...]) -> bytes:
@@ -126,18 +128,35 @@ def _write_deployments(path: Path, data: dict[str, Any]) -> None:
         raise
 
 
+def _is_hexavatar_nft(w3: Web3, address: ChecksumAddress) -> bool:
+    code = bytes(w3.eth.get_code(address))
+    if not code:
+        return False
+    if code == load_artifact(_CONTRACT_NAME).deployed_bytecode:
+        return True
+    probe = {"to": address, "data": "0x" + _TOTAL_MINTED.hex(), "gas": 100_000}
+    try:
+        answer = bytes(w3.eth.call(probe, ccip_read_enabled=False))  # type: ignore[arg-type]
+    except (ContractLogicError, Web3RPCError):
+        return False
+    return len(answer) == 32 and supports_interface(w3, address, INTERFACE_ERC721)
+
+
 def ensure_deployed(
     w3: Web3, *, account: Signer, data_dir: Path, name: str = "Hexavatar", symbol: str = "HXA"
 ) -> ChecksumAddress:
-    """HexavatarNFT's address on ``w3``'s chain, deploying it only if no code is at the one
-    remembered in ``<data_dir>/contracts.json`` (keyed by chain id)."""
+    """HexavatarNFT's address on ``w3``'s chain, deploying it only if the one remembered in
+    ``<data_dir>/contracts.json`` (keyed by chain id) is gone: no code there, or code that is
+    no HexavatarNFT (a fresh dev chain can reuse the address for another contract).
+
+    An older HexavatarNFT build at the address is kept (its tokens live there)."""
     path = Path(data_dir) / DEPLOYMENTS_FILE
     chain_key = str(int(w3.eth.chain_id))
     data = _read_deployments(path)
     entry = data.get(chain_key, {}).get(_CONTRACT_NAME)
     if isinstance(entry, dict) and isinstance(entry.get("address"), str):
         remembered = to_checksum_address(entry["address"])
-        if w3.eth.get_code(remembered):
+        if _is_hexavatar_nft(w3, remembered):
             return remembered
     address = deploy(w3, account=account, name=name, symbol=symbol)
     data.setdefault(chain_key, {})[_CONTRACT_NAME] = {
