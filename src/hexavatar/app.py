@@ -17,17 +17,20 @@ from .ipfs.blockstore import FilesystemBlockstore
 from .ipfs.errors import IpfsError
 from .media import ImageLimits
 from .media.errors import MediaError
+from .resolve.errors import ResolveError
 from .services.accounts import Accounts, LoginLimits
 from .services.avatars import Avatars
-from .services.chainlink import open_chain
+from .services.chainlink import chain_reader, open_chain, unsafe_allow_policy
 from .services.errors import ServiceError
+from .services.ipfs_content import ContentReader
 from .services.minting import Minting
+from .services.nft_avatars import NftAvatars
 from .services.wallets import Wallets
 from .storage.db import make_engine, make_session_factory
 from .storage.errors import StorageError
 from .storage.migrate import upgrade
 from .storage.objects import open_object_store
-from .web import api, health, images, nfts, wallets
+from .web import api, health, images, nft_avatars, nfts, wallets
 from .web.deps import Services
 from .web.errors import ApiError, install_error_handlers
 from .web.multipart import BodyTooLarge, MalformedForm
@@ -87,6 +90,15 @@ def build_services(settings: Settings, *, with_chain: bool = False) -> Services:
             chain.w3 if chain is not None and chain.chain_id == chain_id else None
         ),
     )
+    nft_avatars = NftAvatars(
+        factory,
+        avatars=avatars,
+        wallets=wallets,
+        chains=chain_reader(settings, chain),
+        ipfs=ContentReader(blockstore, gateways=settings.ipfs_gateways),
+        http_policy=unsafe_allow_policy(settings.fetch_unsafe_allow),
+        image_limits=limits,
+    )
     return Services(
         settings=settings,
         engine=engine,
@@ -97,6 +109,7 @@ def build_services(settings: Settings, *, with_chain: bool = False) -> Services:
         blockstore=blockstore,
         minting=minting,
         wallets=wallets,
+        nft_avatars=nft_avatars,
         chain=chain,
     )
 
@@ -135,6 +148,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             StorageError,
             ChainError,
             IpfsError,
+            ResolveError,
             ApiError,
             MalformedForm,
             BodyTooLarge,
@@ -143,6 +157,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(api.router)
     app.include_router(nfts.router)
     app.include_router(wallets.router)
+    app.include_router(nft_avatars.router)
     app.include_router(images.router)
     app.include_router(health.router)
     return app

@@ -83,6 +83,7 @@ class Settings(BaseSettings):
     chain_timeout_seconds: float = Field(default=60.0, gt=0)
     chains: dict[int, str] = Field(default_factory=dict)
     ipfs_gateways: list[str] = Field(default_factory=list)
+    fetch_unsafe_allow: list[str] = Field(default_factory=list)
     kubo_rpc_url: str = ""
 
     @field_validator("public_url", "object_public_base_url", "s3_endpoint_url")

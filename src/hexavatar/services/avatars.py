@@ -18,9 +18,9 @@ from typing import Literal
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from ..media import RENDITION_SIZES, ImageLimits, identicon, process_image
+from ..media import RENDITION_SIZES, ImageLimits, hexagon_mask, identicon, process_image
 from ..storage.db import as_utc, transaction
-from ..storage.models import Avatar, Rendition, User
+from ..storage.models import Avatar, NftAvatar, Rendition, User
 from ..storage.objects import ObjectStore, content_key
 from .errors import InvalidInput, NotFound
 
@@ -85,8 +85,8 @@ class Avatars:
         self._limits = limits
         self._now = now
 
-    def set_upload(self, user_id: int, data: bytes) -> AvatarView:
-        """Validate and render ``data``, store the renditions, then record the avatar."""
+    def _render(self, user_id: int, data: bytes, *, kind: str) -> Avatar:
+        """Validate and render ``data`` and write its renditions; an unsaved Avatar row."""
         image = process_image(data, limits=self._limits)
         rows = []
         for r in image.renditions:
@@ -102,24 +102,35 @@ class Avatars:
                     byte_size=len(r.data),
                 )
             )
-        now = self._now()
-        avatar = Avatar(
+        return Avatar(
             id=str(uuid.uuid4()),
             user_id=user_id,
-            kind="upload",
+            kind=kind,
             sha256=image.sha256,
             source_format=image.source_format,
             width=image.width,
             height=image.height,
-            created_at=now,
+            created_at=self._now(),
             renditions=rows,
         )
+
+    def store_renditions(self, user_id: int, data: bytes, *, kind: str) -> AvatarView:
+        """Render ``data`` and record it as an avatar of ``kind`` (e.g. an NFT's picture)
+        without making it the user's uploaded picture."""
+        avatar = self._render(user_id, data, kind=kind)
+        with transaction(self._factory) as s:
+            s.add(avatar)
+        return self.view(avatar)
+
+    def set_upload(self, user_id: int, data: bytes) -> AvatarView:
+        """Validate and render ``data``, store the renditions, then record the avatar."""
+        avatar = self._render(user_id, data, kind="upload")
         with transaction(self._factory) as s:
             s.execute(
                 update(Avatar)
                 .where(Avatar.user_id == user_id, Avatar.kind == "upload")
                 .where(Avatar.deleted_at.is_(None))
-                .values(deleted_at=now)
+                .values(deleted_at=avatar.created_at)
             )
             s.add(avatar)
             s.flush()
@@ -168,33 +179,72 @@ class Avatars:
                 raise NotFound(f"no user named {username[:40]!r}", code="user_not_found")
             return user, (self.view(user.avatar) if user.avatar else None)
 
-    def pick(self, username: str, *, size: int, fmt: ImageFormat) -> Picked:
-        """The image to serve for ``/u/{username}/avatar?size=…`` in format ``fmt``."""
+    def shown(self, username: str) -> tuple[User, AvatarView | None]:
+        """The user and the avatar their profile shows (an active NFT avatar first)."""
+        user, _ = self.current(username)
+        avatar_id, _kind = self.shown_avatar_id(user)
+        if avatar_id is None:
+            return user, None
+        with self._factory() as s:
+            avatar = s.get(Avatar, avatar_id)
+            return user, self.view(avatar) if avatar else None
+
+    def shown_avatar_id(self, user: User) -> tuple[str | None, str]:
+        """The avatar shown for ``user`` and its kind: an active NFT avatar wins over the
+        uploaded picture; None means the generated default."""
+        with self._factory() as s:
+            nft = s.scalar(
+                select(NftAvatar.avatar_id).where(
+                    NftAvatar.user_id == user.id, NftAvatar.status == "active"
+                )
+            )
+        if nft is not None:
+            return nft, "nft"
+        return user.avatar_id, "upload"
+
+    def pick(self, username: str, *, size: int, fmt: ImageFormat, shape: str = "square") -> Picked:
+        """The image to serve for ``/u/{username}/avatar?size=…`` in format ``fmt``;
+        ``shape="hexagon"`` gives a PNG masked to a hexagon."""
         want = pick_size(size)
         user, _ = self.current(username)
-        with self._factory() as s:
-            row = None
-            if user.avatar_id is not None:
+        avatar_id, _kind = self.shown_avatar_id(user)
+        if shape == "hexagon":
+            fmt = "png"
+        row = avatar = None
+        if avatar_id is not None:
+            with self._factory() as s:
                 row = s.scalar(
                     select(Rendition).where(
-                        Rendition.avatar_id == user.avatar_id,
+                        Rendition.avatar_id == avatar_id,
                         Rendition.size == want,
                         Rendition.format == fmt,
                     )
                 )
-                avatar = s.get(Avatar, user.avatar_id)
+                avatar = s.get(Avatar, avatar_id)
         if row is not None and avatar is not None:
-            return Picked(
+            picked = Picked(
                 content_type=CONTENT_TYPES[fmt],
                 etag=f'"{row.sha256}"',
                 last_modified=as_utc(avatar.created_at),
                 key=row.key,
             )
-        data = identicon(user.username, size=want, fmt=fmt)
+        else:
+            data = identicon(user.username, size=want, fmt=fmt)
+            picked = Picked(
+                content_type=CONTENT_TYPES[fmt],
+                etag=f'"{hashlib.sha256(data).hexdigest()}"',
+                last_modified=as_utc(user.created_at),
+                data=data,
+            )
+        return self._hexagon(picked, want) if shape == "hexagon" else picked
+
+    def _hexagon(self, picked: Picked, size: int) -> Picked:
+        source = picked.data if picked.data is not None else self.read_object(picked.key or "")
+        data = hexagon_mask(source, size=size)
         return Picked(
-            content_type=CONTENT_TYPES[fmt],
-            etag=f'"{hashlib.sha256(data).hexdigest()}"',
-            last_modified=as_utc(user.created_at),
+            content_type="image/png",
+            etag=f'"hex-{picked.etag.strip(chr(34))}"',
+            last_modified=picked.last_modified,
             data=data,
         )
 

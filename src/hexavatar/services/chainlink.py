@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from ipaddress import ip_address
 from pathlib import Path
 
 from web3 import Web3
@@ -22,6 +24,7 @@ from ..chain.minter import Minter
 from ..chain.rpc import chain_id_of, connect
 from ..chain.signer import Signer, load_keystore
 from ..config import Settings
+from ..resolve.http import AddressPolicy
 
 __all__ = ["ChainLink", "open_chain"]
 
@@ -104,3 +107,31 @@ def open_chain(settings: Settings) -> ChainLink:
         install_multicall3(w3)
     minter = Minter(w3, signer=signer, contract=contract, chain_id=chain_id)
     return ChainLink(w3, minter, minter.contract, chain_id, settings.chain_rpc_url)
+
+
+def chain_reader(settings: Settings, link: ChainLink | None) -> Callable[[int], Web3 | None]:
+    """chain ID → a Web3 to read it: the service's own chain, or one from ``chains``."""
+    cache: dict[int, Web3] = {}
+
+    def read(chain_id: int) -> Web3 | None:
+        if link is not None and link.chain_id == chain_id:
+            return link.w3
+        url = settings.chains.get(chain_id)
+        if url is None:
+            return None
+        if chain_id not in cache:
+            cache[chain_id] = connect(url, timeout=settings.chain_timeout_seconds)
+        return cache[chain_id]
+
+    return read
+
+
+def unsafe_allow_policy(pairs: Sequence[str]) -> AddressPolicy | None:
+    """The outbound-fetch policy with the configured ``address:port`` exceptions, if any."""
+    if not pairs:
+        return None
+    allowed = set()
+    for pair in pairs:
+        host, _, port = pair.rpartition(":")
+        allowed.add((ip_address(host.strip("[]")), int(port)))
+    return AddressPolicy(unsafe_allow=frozenset(allowed))

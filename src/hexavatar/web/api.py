@@ -133,11 +133,14 @@ def delete_avatar(user: CurrentUser, services: ServicesDep) -> Response:
 @router.get("/users/{username}", response_model=ProfileOut, tags=["users"])
 def get_profile(username: str, services: ServicesDep) -> ProfileOut:
     """A user's public profile with the current avatar."""
-    user, view = services.avatars.current(username)
+    user, view = services.avatars.shown(username)
+    nft = services.nft_avatars.active(user.id)
     base = services.settings.effective_public_url
     return ProfileOut(
         username=user.username,
         created_at=as_utc(user.created_at),
         avatar_url=f"{base}/u/{user.username}/avatar",
-        avatar=AvatarOut.of(view) if view else None,
+        avatar=AvatarOut.of(view, nft if nft and nft.avatar_id == view.id else None)
+        if view
+        else None,
     )

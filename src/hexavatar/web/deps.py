@@ -16,6 +16,7 @@ from ..services.avatars import Avatars
 from ..services.chainlink import ChainLink
 from ..services.errors import Unauthenticated
 from ..services.minting import Minting
+from ..services.nft_avatars import NftAvatars
 from ..services.wallets import Wallets
 from ..storage.models import User
 from ..storage.objects import ObjectStore
@@ -45,6 +46,7 @@ class Services:
     blockstore: Blockstore
     minting: Minting
     wallets: Wallets
+    nft_avatars: NftAvatars
     chain: ChainLink | None = None
 
     def close(self) -> None:

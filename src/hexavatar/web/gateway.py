@@ -162,11 +162,11 @@ def _want_format(request: Request, fmt: str, accept: list[tuple[str, dict[str, s
     if fmt == "raw":
         return _Want("raw")
     if fmt == "car":
-        params = next((p for kind, p in accept if kind == CAR_TYPE), {})
-        if not _car_params_ok(request, params):
+        offered = [p for kind, p in accept if kind == CAR_TYPE] or [{}]
+        if not any(_car_params_ok(request, params) for params in offered):
             raise NotAcceptable(
                 f"expected a CAR variant version=1, order=dfs or unk, dups=n, found "
-                f"{quote(dict(params, **request.query_params))}"
+                f"{quote([dict(p, **request.query_params) for p in offered])}"
             )
         return _Want("car")
     raise NotAcceptable(f"expected format raw or car, found {quote(fmt)}, not served here")

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
@@ -78,10 +78,15 @@ async def user_avatar(
     request: Request,
     services: ServicesDep,
     size: Annotated[int, Query(description="16 ≤ size ≤ 512")] = 128,
+    shape: Annotated[
+        Literal["square", "hexagon"], Query(description="hexagon: a PNG masked to a hexagon")
+    ] = "square",
 ) -> Response:
     """The user's current picture (the smallest rendition ≥ size), or a generated default."""
     fmt = negotiate(request.headers.get("accept"))
-    picked = await run_in_threadpool(services.avatars.pick, username, size=size, fmt=fmt)
+    picked = await run_in_threadpool(
+        services.avatars.pick, username, size=size, fmt=fmt, shape=shape
+    )
     data = picked.data
     if data is None:
         assert picked.key is not None

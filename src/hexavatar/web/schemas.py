@@ -7,6 +7,7 @@ from datetime import datetime
 from pydantic import BaseModel, Field
 
 from ..services.avatars import AvatarView
+from ..services.nft_avatars import NftAvatarView
 
 __all__ = [
     "AvatarOut",
@@ -14,6 +15,7 @@ __all__ = [
     "ErrorBody",
     "ErrorOut",
     "ProfileOut",
+    "ProvenanceOut",
     "TokenIn",
     "TokenOut",
     "UserOut",
@@ -50,6 +52,39 @@ class UserOut(BaseModel):
     created_at: datetime
 
 
+class ProvenanceOut(BaseModel):
+    """Where an NFT avatar comes from and what was verified."""
+
+    ref: str = Field(description="CAIP-22/29 reference, eip155:<chain>/<standard>:<contract>/<id>")
+    chain_id: int
+    contract: str
+    token_id: str
+    standard: str
+    owner: str
+    block_number: int = Field(description="block at which ownership was checked when set")
+    checked_block: int = Field(description="block at which ownership was last verified")
+    checked_at: datetime
+    token_uri: str
+    metadata_uri: str
+    metadata_cid: str | None
+    metadata_verified: bool
+    image_uri: str
+    image_cid: str | None
+    image_verified: bool
+    name: str | None
+
+    @classmethod
+    def of(cls, v: NftAvatarView) -> ProvenanceOut:
+        return cls(
+            ref=v.caip, chain_id=v.chain_id, contract=v.contract, token_id=v.token_id,
+            standard=v.standard, owner=v.owner, block_number=v.block_number,
+            checked_block=v.checked_block, checked_at=v.checked_at, token_uri=v.token_uri,
+            metadata_uri=v.metadata_uri, metadata_cid=v.metadata_cid,
+            metadata_verified=v.metadata_verified, image_uri=v.image_uri, image_cid=v.image_cid,
+            image_verified=v.image_verified, name=v.name,
+        )  # fmt: skip
+
+
 class AvatarOut(BaseModel):
     id: str
     kind: str
@@ -61,13 +96,15 @@ class AvatarOut(BaseModel):
     created_at: datetime
     renditions: dict[str, str] = Field(description="size → WebP URL")
     renditions_png: dict[str, str] = Field(description="size → PNG URL")
+    provenance: ProvenanceOut | None = Field(default=None, description="for kind nft")
 
     @classmethod
-    def of(cls, view: AvatarView) -> AvatarOut:
+    def of(cls, view: AvatarView, nft: NftAvatarView | None = None) -> AvatarOut:
         return cls(
+            provenance=ProvenanceOut.of(nft) if nft else None,
             id=view.id,
-            kind=view.kind,
-            shape="circle",
+            kind="nft" if nft else view.kind,
+            shape="hexagon" if nft else "circle",
             sha256=view.sha256,
             source_format=view.source_format,
             width=view.width,

@@ -82,4 +82,6 @@ def list_wallets(user: CurrentUser, services: ServicesDep) -> list[WalletOut]:
 @router.delete("/me/wallets/{address}", status_code=204)
 def unlink_wallet(address: str, user: CurrentUser, services: ServicesDep) -> Response:
     services.wallets.unlink(user.id, address)
+    if services.chain is not None:
+        services.nft_avatars.recheck_user(user.id)  # the NFT may have been in that wallet
     return Response(status_code=204)

@@ -1,0 +1,244 @@
+"""NFT avatars end to end on a real anvil: mint, link a wallet, set the NFT as the avatar,
+see it in a hexagon with its provenance, transfer it away, and watch it revert. Plus any
+ERC-1155, on-chain metadata, hostile contracts and hostile URLs."""
+
+from __future__ import annotations
+
+import io
+import json
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, ClassVar
+
+import pytest
+from eth_account import Account
+from eth_account.messages import encode_defunct
+from fastapi.testclient import TestClient
+from PIL import Image
+
+from hexavatar.app import create_app
+from hexavatar.chain.artifacts import load_artifact
+from hexavatar.chain.rpc import connect
+from hexavatar.chain.siwe import build_message
+from hexavatar.config import Settings, load_settings
+from tests.conftest import DevChain
+from tests.support.chain import deploy, transact
+from tests.support.keys import dev_address, dev_key
+from tests.web.conftest import jpeg_bytes, signup
+
+OWNER_KEY = dev_key(7)
+OWNER = dev_address(7)
+BUYER = dev_address(8)
+DEPLOYER_KEY = dev_key(9)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    routes: ClassVar[dict[str, tuple[int, dict[str, str], bytes]]] = {}
+
+    def do_GET(self) -> None:
+        status, headers, body = self.routes.get(self.path, (404, {}, b"not here"))
+        self.send_response(status)
+        for k, v in headers.items():
+            self.send_header(k, v)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def web() -> Iterator[tuple[str, dict[str, tuple[int, dict[str, str], bytes]]]]:
+    """A plain HTTP server on 127.0.0.1 serving whatever a test puts in its routes."""
+    routes: ClassVar[dict[str, tuple[int, dict[str, str], bytes]]] = {}
+    handler = type("H", (_Handler,), {"routes": routes})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", routes
+    server.shutdown()
+
+
+@pytest.fixture
+def settings(storage_config: dict[str, str], dev_chain: DevChain, web: Any) -> Settings:
+    port = web[0].rsplit(":", 1)[1]
+    return load_settings(
+        **storage_config,
+        **dev_chain.settings(),
+        public_url="http://testserver",
+        fetch_unsafe_allow=[f"127.0.0.1:{port}"],
+    )
+
+
+@pytest.fixture
+def client(settings: Settings) -> Iterator[TestClient]:
+    with TestClient(create_app(settings)) as c:
+        signup(c)
+        yield c
+
+
+def link_wallet(client: TestClient, key: str = OWNER_KEY) -> None:
+    info = client.get("/api/v1/auth/siwe/nonce").json()
+    text = build_message(
+        scheme="http", domain=info["domain"], address=Account.from_key(key).address,
+        uri=info["uri"], chain_id=31337, nonce=info["nonce"], issued_at=datetime.now(UTC),
+    ).to_text()  # fmt: skip
+    sig = "0x" + Account.sign_message(encode_defunct(text=text), key).signature.hex()
+    r = client.post("/api/v1/me/wallets", json={"message": text, "signature": sig})
+    assert r.status_code == 201, r.text
+
+
+def png(colour: Any, size: int = 96) -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", (size, size), colour).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def mint_to(client: TestClient, to: str, colour: Any = "gold") -> dict[str, Any]:
+    r = client.post(
+        "/api/v1/nfts",
+        files={"image": ("i.png", png(colour), "image/png")},
+        data={"name": "Golden hexagon", "description": "test", "to": to},
+    )
+    assert r.status_code == 201, r.text
+    return r.json()  # type: ignore[no-any-return]
+
+
+def test_the_whole_read_path(client: TestClient, dev_chain: DevChain) -> None:
+    client.post("/api/v1/me/avatar", files={"file": ("u.jpg", jpeg_bytes(), "image/jpeg")})
+    upload_tag = client.get("/u/alice/avatar?size=64").headers["etag"]
+    minted = mint_to(client, OWNER)
+    link_wallet(client)
+    ref = f"eip155:31337/erc721:{minted['contract']}/{minted['token_id']}"
+    r = client.put("/api/v1/me/avatar/nft", json={"ref": ref})
+    assert r.status_code == 200, r.text
+    avatar = r.json()
+    assert avatar["kind"] == "nft" and avatar["shape"] == "hexagon"
+    prov = avatar["provenance"]
+    assert prov["ref"] == ref and prov["owner"] == OWNER
+    assert prov["metadata_uri"] == minted["metadata_uri"] and prov["metadata_verified"]
+    assert prov["image_uri"] == minted["image_uri"] and prov["image_verified"]
+    assert prov["metadata_cid"] == minted["metadata_uri"].removeprefix("ipfs://")
+    profile = client.get("/api/v1/users/alice").json()
+    assert profile["avatar"]["kind"] == "nft" and profile["avatar"]["provenance"]["ref"] == ref
+    # The served picture is the NFT's (gold), not the uploaded one.
+    got = client.get("/u/alice/avatar?size=64", headers={"Accept": "image/png"})
+    assert got.headers["etag"] != upload_tag
+    assert Image.open(io.BytesIO(got.content)).convert("RGB").getpixel((32, 32)) == (255, 215, 0)
+    hexa = client.get("/u/alice/avatar?size=128&shape=hexagon")
+    assert hexa.headers["content-type"] == "image/png"
+    img = Image.open(io.BytesIO(hexa.content)).convert("RGBA")
+    assert (
+        img.size == (128, 128) and img.getpixel((0, 0))[3] == 0 and img.getpixel((64, 64))[3] == 255
+    )
+    status = client.get("/api/v1/users/alice/avatar/status").json()
+    assert status["showing"] == "nft" and status["nft"]["status"] == "active"
+    assert [s["step"] for s in status["nft"]["steps"]] == [
+        "ownership", "standard", "token_uri", "metadata", "image", "renditions",
+    ]  # fmt: skip
+    # The token leaves the wallet on-chain: the watcher's re-check drops the NFT avatar.
+    w3 = connect(dev_chain.rpc_url)
+    nft = w3.eth.contract(address=minted["contract"], abi=load_artifact("HexavatarNFT").abi)
+    transact(w3, OWNER_KEY, nft.functions.transferFrom(OWNER, BUYER, minted["token_id"]))
+    report = client.app.state.services.nft_avatars.reverify()  # type: ignore[attr-defined]
+    assert len(report.dropped) == 1
+    after = client.get("/api/v1/users/alice").json()["avatar"]
+    assert after["kind"] == "upload" and after["shape"] == "circle"
+    assert client.get("/u/alice/avatar?size=64").headers["etag"] == upload_tag
+    status = client.get("/api/v1/users/alice/avatar/status").json()
+    assert status["showing"] == "upload" and status["nft"]["status"] == "dropped"
+    assert BUYER in status["nft"]["dropped_reason"]
+
+
+def test_not_owner_is_403(client: TestClient) -> None:
+    minted = mint_to(client, BUYER)
+    link_wallet(client)
+    r = client.put(
+        "/api/v1/me/avatar/nft",
+        json={"ref": f"eip155:31337/erc721:{minted['contract']}/{minted['token_id']}"},
+    )
+    assert r.status_code == 403 and r.json()["error"]["code"] == "not_owner"
+
+
+def test_without_a_linked_wallet_is_403(client: TestClient) -> None:
+    minted = mint_to(client, OWNER)
+    r = client.put(
+        "/api/v1/me/avatar/nft",
+        json={"ref": f"eip155:31337/erc721:{minted['contract']}/{minted['token_id']}"},
+    )
+    assert r.status_code == 403
+
+
+@pytest.mark.parametrize(
+    "ref,code",
+    [
+        ("eip155:1/erc721:0x5FbDB2315678afecb367f032d93F642f64180aa3/1", "unknown_chain"),
+        ("not a ref", "bad_nft_ref"),
+        ("eip155:31337/erc20:0x5FbDB2315678afecb367f032d93F642f64180aa3/1", "bad_nft_ref"),
+    ],
+)
+def test_bad_references(client: TestClient, ref: str, code: str) -> None:
+    link_wallet(client)
+    r = client.put("/api/v1/me/avatar/nft", json={"ref": ref})
+    assert r.status_code == 422 and r.json()["error"]["code"] == code
+
+
+def test_unlinking_the_wallet_drops_the_nft_avatar(client: TestClient) -> None:
+    minted = mint_to(client, OWNER)
+    link_wallet(client)
+    ref = f"eip155:31337/erc721:{minted['contract']}/{minted['token_id']}"
+    assert client.put("/api/v1/me/avatar/nft", json={"ref": ref}).status_code == 200
+    assert client.delete(f"/api/v1/me/wallets/{OWNER}").status_code == 204
+    assert client.get("/api/v1/users/alice").json()["avatar"] is None
+
+
+def test_erc1155_with_id_template(client: TestClient, dev_chain: DevChain, web: Any) -> None:
+    base, routes = web
+    w3 = connect(dev_chain.rpc_url)
+    token = deploy(w3, DEPLOYER_KEY, "TestERC1155", base + "/meta/{id}.json")
+    transact(w3, DEPLOYER_KEY, token.functions.mint(OWNER, 5, 3))
+    hex_id = f"{5:064x}"
+    routes[f"/meta/{hex_id}.json"] = (
+        200, {"Content-Type": "application/json"},
+        json.dumps({"name": "Five", "image": base + "/img/{id}.png"}).encode(),
+    )  # fmt: skip
+    routes[f"/img/{hex_id}.png"] = (200, {"Content-Type": "image/png"}, png("teal"))
+    link_wallet(client)
+    r = client.put("/api/v1/me/avatar/nft", json={"ref": f"eip155:31337/erc1155:{token.address}/5"})
+    assert r.status_code == 200, r.text
+    prov = r.json()["provenance"]
+    assert prov["standard"] == "erc1155" and not prov["image_verified"]
+    assert prov["token_uri"] == base + f"/meta/{hex_id}.json"
+    assert prov["image_uri"] == base + f"/img/{hex_id}.png"
+
+
+@pytest.mark.parametrize(
+    "name", ["RevertingURINFT", "GarbageURINFT", "HugeURINFT", "GasBurnerURINFT"]
+)
+def test_hostile_contracts_get_clear_errors(
+    client: TestClient, dev_chain: DevChain, name: str
+) -> None:
+    w3 = connect(dev_chain.rpc_url)
+    token = deploy(w3, DEPLOYER_KEY, name)
+    transact(w3, DEPLOYER_KEY, token.functions.mint(OWNER, 1))
+    link_wallet(client)
+    r = client.put("/api/v1/me/avatar/nft", json={"ref": f"eip155:31337/erc721:{token.address}/1"})
+    assert 400 <= r.status_code < 500, r.text
+    assert set(r.json()["error"]) == {"code", "message"}
+    assert client.get("/api/v1/users/alice").json()["avatar"] is None
+
+
+def test_https_metadata_redirecting_to_a_private_address_is_refused(
+    client: TestClient, dev_chain: DevChain, web: Any
+) -> None:
+    base, routes = web
+    w3 = connect(dev_chain.rpc_url)
+    token = deploy(w3, DEPLOYER_KEY, "TestERC1155", base + "/evil/{id}")
+    transact(w3, DEPLOYER_KEY, token.functions.mint(OWNER, 9, 1))
+    routes[f"/evil/{9:064x}"] = (302, {"Location": "http://169.254.169.254/latest/meta-data"}, b"")
+    link_wallet(client)
+    r = client.put("/api/v1/me/avatar/nft", json={"ref": f"eip155:31337/erc1155:{token.address}/9"})
+    assert r.status_code == 422 and r.json()["error"]["code"] == "ssrf_blocked"
