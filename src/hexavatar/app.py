@@ -26,6 +26,7 @@ from .services.ipfs_content import ContentReader
 from .services.minting import Minting
 from .services.nft_avatars import NftAvatars
 from .services.wallets import Wallets
+from .services.watcher import OwnershipWatcher
 from .storage.db import make_engine, make_session_factory
 from .storage.errors import StorageError
 from .storage.migrate import upgrade
@@ -35,7 +36,7 @@ from .web.deps import Services
 from .web.errors import ApiError, install_error_handlers
 from .web.multipart import BodyTooLarge, MalformedForm
 
-__all__ = ["build_services", "create_app"]
+__all__ = ["build_services", "build_watcher", "create_app"]
 
 
 def build_services(settings: Settings, *, with_chain: bool = False) -> Services:
@@ -114,6 +115,17 @@ def build_services(settings: Settings, *, with_chain: bool = False) -> Services:
     )
 
 
+def build_watcher(services: Services) -> OwnershipWatcher:
+    settings = services.settings
+    return OwnershipWatcher(
+        services.factory,
+        services.nft_avatars,
+        chain_reader(settings, services.chain),
+        depth=settings.chain_confirmations,
+        full_every=settings.watcher_full_every_seconds,
+    )
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The ASGI app. Settings are read here (not at import) unless given."""
     settings = settings or load_settings()
@@ -122,16 +134,29 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         services = await run_in_threadpool(build_services, settings, with_chain=True)
         app.state.services = services
-        recovery = None
+        background: list[threading.Thread] = []
+        stop = threading.Event()
         if services.chain is not None:
-            # Finish mints a crash left unfinished, without holding up start-up.
-            recovery = threading.Thread(target=services.minting.recover, daemon=True)
-            recovery.start()
+            # Finish mints a crash left unfinished, without holding up start-up; keep NFT
+            # avatars honest while the service runs.
+            background.append(threading.Thread(target=services.minting.recover, daemon=True))
+            watcher = build_watcher(services)
+            background.append(
+                threading.Thread(
+                    target=watcher.run_forever,
+                    args=(stop,),
+                    kwargs={"interval": settings.watcher_interval_seconds},
+                    daemon=True,
+                )
+            )
+        for thread in background:
+            thread.start()
         try:
             yield
         finally:
-            if recovery is not None:
-                recovery.join(timeout=settings.chain_timeout_seconds)
+            stop.set()
+            for thread in background:
+                thread.join(timeout=settings.chain_timeout_seconds)
             services.close()
 
     app = FastAPI(

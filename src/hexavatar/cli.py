@@ -264,5 +264,34 @@ def chain_up_cmd(as_json: JsonOpt = False, config: ConfigOpt = None) -> None:
         link.close()
 
 
+@app.command()
+def worker(
+    once: Annotated[bool, typer.Option(help="Run one round and exit.")] = False,
+    as_json: JsonOpt = False,
+    config: ConfigOpt = None,
+) -> None:
+    """Run the ownership watcher: follow Transfer logs and re-verify NFT avatars, dropping
+    those whose token left the user's wallets. Several workers may run; one works at a time."""
+    import signal
+    import threading
+
+    from .app import build_watcher
+
+    services = _services(config, with_chain=True)
+    watcher = build_watcher(services)
+    try:
+        if once:
+            r = watcher.run_once()
+            payload = {"leader": r.leader, "chains": r.chains, "dropped": r.dropped}
+            emit(as_json, payload, f"dropped {len(r.dropped)} NFT avatars")
+            return
+        stop = threading.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: stop.set())
+        watcher.run_forever(stop, interval=services.settings.watcher_interval_seconds)
+    finally:
+        services.close()
+
+
 def main() -> None:
     app()

@@ -82,6 +82,8 @@ class Settings(BaseSettings):
     chain_confirmations: int = Field(default=1, ge=1, le=100)
     chain_timeout_seconds: float = Field(default=60.0, gt=0)
     chains: dict[int, str] = Field(default_factory=dict)
+    watcher_interval_seconds: float = Field(default=1.0, gt=0)
+    watcher_full_every_seconds: float = Field(default=300.0, gt=0)
     ipfs_gateways: list[str] = Field(default_factory=list)
     fetch_unsafe_allow: list[str] = Field(default_factory=list)
     kubo_rpc_url: str = ""

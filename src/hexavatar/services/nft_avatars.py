@@ -124,7 +124,7 @@ class NftAvatars:
 
     # -- setting ------------------------------------------------------------------------------
 
-    def set(self, user_id: int, ref_text: str) -> NftAvatarView:
+    def set_avatar(self, user_id: int, ref_text: str) -> NftAvatarView:
         """Check ownership, resolve, render and record; the NFT becomes the avatar."""
         ref = parse_nft_ref(ref_text.strip())
         w3 = self._w3(ref.chain_id)
@@ -228,9 +228,12 @@ class NftAvatars:
 
     # -- keeping ------------------------------------------------------------------------------
 
-    def reverify(self, *, chain_id: int | None = None, batch_size: int = 500) -> ReverifyReport:
-        """Re-check every active NFT avatar (Multicall3 batches pinned to one block per chain);
-        drop those whose token left the user's linked wallets."""
+    def reverify(
+        self, *, chain_id: int | None = None, batch_size: int = 500, depth: int = 1
+    ) -> ReverifyReport:
+        """Re-check every active NFT avatar (Multicall3 batches pinned to one block per chain,
+        ``depth`` confirmations below the head); drop those whose token left the user's
+        linked wallets."""
         with self._factory() as s:
             rows = s.scalars(select(NftAvatar).where(NftAvatar.status == "active")).all()
         by_chain: dict[int, list[NftAvatar]] = {}
@@ -241,9 +244,22 @@ class NftAvatars:
         block = 0
         for cid, group in by_chain.items():
             w3 = self._w3(cid)
-            block = int(w3.eth.block_number)
+            block = max(0, int(w3.eth.block_number) - depth + 1)
             dropped += self._reverify_group(w3, group, block=block, batch_size=batch_size)
         return ReverifyReport(block=block, checked=len(rows), dropped=dropped)
+
+    def tokens_in_use(self) -> dict[int, set[tuple[str, int]]]:
+        """chain ID → {(contract, token ID)} of every active NFT avatar."""
+        with self._factory() as s:
+            rows = s.execute(
+                select(NftAvatar.chain_id, NftAvatar.contract, NftAvatar.token_id).where(
+                    NftAvatar.status == "active"
+                )
+            ).all()
+        found: dict[int, set[tuple[str, int]]] = {}
+        for chain_id, contract, token_id in rows:
+            found.setdefault(chain_id, set()).add((contract, int(token_id)))
+        return found
 
     def _reverify_group(
         self, w3: Web3, group: list[NftAvatar], *, block: int, batch_size: int

@@ -36,6 +36,8 @@ __all__ = [
     "SiweNonce",
     "User",
     "Wallet",
+    "WatchCursor",
+    "WorkerLease",
 ]
 
 _NAMING = {
@@ -248,3 +250,22 @@ class NftAvatar(Base):
     dropped_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
 
     avatar: Mapped[Avatar] = relationship(lazy="joined")
+
+
+class WorkerLease(Base):
+    """Which worker process holds a job (e.g. the ownership watcher) until when."""
+
+    __tablename__ = "worker_leases"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(80))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class WatchCursor(Base):
+    """The last block whose Transfer logs the ownership watcher has processed, per chain."""
+
+    __tablename__ = "watch_cursors"
+
+    chain_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    block: Mapped[int] = mapped_column(BigInteger)

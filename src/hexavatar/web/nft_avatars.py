@@ -57,7 +57,7 @@ class AvatarStatusOut(BaseModel):
 async def set_nft_avatar(body: NftRefIn, user: CurrentUser, services: ServicesDep) -> AvatarOut:
     """Make an NFT a linked wallet owns the avatar: ownership is checked at the latest block,
     metadata and image are resolved (IPFS bytes verified against their CIDs)."""
-    nft = await run_in_threadpool(services.nft_avatars.set, user.id, body.ref)
+    nft = await run_in_threadpool(services.nft_avatars.set_avatar, user.id, body.ref)
     _, view = await run_in_threadpool(services.avatars.shown, user.username)
     assert view is not None
     return AvatarOut.of(view, nft)
