@@ -270,3 +270,18 @@ def test_empty_subtrees_are_not_walked() -> None:
     absent = compute_cid(b"never fetched", codec=DAG_PB)
     root = _file_node(store, [(leaf, 3)] + [(absent, 0)] * 50, filesize=3)
     assert b"".join(cat(root, blockstore=store)) == b"abc"
+
+
+def test_dups_walks_repeat_shared_blocks_within_a_cap(monkeypatch: pytest.MonkeyPatch) -> None:
+    from hexavatar.ipfs import exporter
+
+    store = MemoryBlockstore()
+    tree = {"a/same.txt": b"same", "b/same.txt": b"same", "c/same.txt": b"same"}
+    root = import_tree(tree, profile=CID_VERSION_1, blockstore=store).cid
+    once = [c for c, _ in walk_dag(root, blockstore=store)]
+    every = [c for c, _ in walk_dag(root, blockstore=store, dups=True)]
+    assert len(once) == 3  # root, one folder block (a, b, c are equal), one file block
+    assert len(every) == 7
+    monkeypatch.setattr(exporter, "MAX_WALK_BLOCKS", 5)
+    with pytest.raises(UnixFSError, match="at most 5 blocks"):
+        list(walk_dag(root, blockstore=store, dups=True))

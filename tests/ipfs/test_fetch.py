@@ -319,13 +319,16 @@ def test_a_file_over_the_size_cap_is_refused(world: World) -> None:
         run(_fetch(world, ["good"], limits=replace(FAST, max_bytes=1000)))
 
 
-def test_repeated_leaves_sent_once_come_as_raw_blocks(world: World) -> None:
+def test_repeated_leaves_come_in_a_dups_car_or_as_raw_blocks(world: World) -> None:
     zeros = bytes(256 * 10)
     root = import_bytes(zeros, profile=SMALL, blockstore=world.store).cid
     data, report = run(_fetch(world, ["good"], cid=root))
     assert data == zeros
+    assert [(a.mode, a.outcome, a.blocks) for a in report.attempts] == [("car", "ok", 14)]
+    # a gateway that only writes dups=n carries each distinct block once (root, 3 internal
+    # nodes of which two are equal, 10 equal leaves); the repeats come as raw blocks
+    data, report = run(_fetch(world, ["nodups"], cid=root))
+    assert data == zeros
     car, raw = report.attempts
     assert (car.mode, car.outcome, raw.mode, raw.outcome) == ("car", "ok", "raw", "ok")
-    # root, 3 internal nodes (two of them equal) and 10 equal leaves: the CAR (dups=n) carries
-    # each distinct block once, the repeats come one by one as raw blocks
     assert (car.blocks, raw.blocks) == (4, 10)

@@ -377,7 +377,7 @@ def test_entity_bytes(site: Site) -> None:
     ("accept", "query"),
     [
         ("application/vnd.ipld.car; version=2", ""),
-        ("application/vnd.ipld.car; dups=y", ""),
+        ("application/vnd.ipld.car; dups=maybe", ""),
         ("application/vnd.ipld.car; order=weird", ""),
         ("application/x-tar", ""),
         ("application/vnd.ipld.dag-json", ""),
@@ -482,3 +482,16 @@ def test_tampered_blocks_are_never_sent() -> None:
         r = httpx.get(f"{base}/ipfs/{second}?format=raw")
         assert r.status_code == 500 and b"EVIL" not in r.content
         json.dumps(r.json())  # still a JSON error body
+
+
+def test_dups_y_sends_a_repeated_block_every_time(site: Site) -> None:
+    store = site.store
+    zeros = import_bytes(bytes(262144 * 3), profile=CID_VERSION_1, blockstore=store).cid
+    accept = "application/vnd.ipld.car; version=1; order=dfs; dups=y"
+    r = get(site, f"/ipfs/{zeros}", headers={"Accept": accept})
+    _, order, _ = _car(r)
+    assert r.headers["content-type"] == accept
+    assert len(order) == 4 and len(set(order)) == 2  # root, then the same leaf three times
+    r = get(site, f"/ipfs/{zeros}?format=car&car-dups=n", headers={"Accept": accept})
+    assert r.headers["content-type"] == CAR_RESPONSE_TYPE
+    assert len(_car(r)[1]) == 2

@@ -43,6 +43,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "MAX_FILE_DEPTH",
+    "MAX_WALK_BLOCKS",
     "DagScope",
     "FileNode",
     "NodeKind",
@@ -59,6 +60,8 @@ __all__ = [
 
 DagScope = Literal["all", "entity", "block"]
 NodeKind = Literal["file", "directory", "hamt", "symlink", "other"]
+#: Most block visits of one ``dups`` walk (each distinct block is visited once without dups).
+MAX_WALK_BLOCKS: Final = 1_000_000
 #: Deepest file DAG followed (Kubo's balanced layout needs 4 levels for a terabyte).
 MAX_FILE_DEPTH: Final = 32
 
@@ -282,12 +285,15 @@ def walk_dag(
     scope: DagScope | str = "all",
     entity_bytes: tuple[int, int] | None = None,
     skip: set[bytes] | None = None,
+    dups: bool = False,
 ) -> Iterator[tuple[CID, bytes]]:
     """``(cid, verified block)`` of the DAG under ``root`` for a ``dag-scope``, depth-first.
 
-    Each CID once (``skip``: binary CIDs already sent, updated in place); identity blocks are
-    followed but not yielded. ``entity_bytes`` ``(start, stop)`` narrows a file entity to the
-    blocks that range needs.
+    Each CID once (``skip``: binary CIDs already sent, updated in place), or every time the walk
+    meets it with ``dups`` (at most :data:`MAX_WALK_BLOCKS` visits, so a DAG that links one
+    subtree from many places cannot make the walk endless); identity blocks are followed but
+    not yielded. ``entity_bytes`` ``(start, stop)`` narrows a file entity to the blocks that
+    range needs.
     """
     seen = skip if skip is not None else set()
     get = _getter(blockstore)
@@ -298,11 +304,11 @@ def walk_dag(
     if scope == "entity" and _is_file(root, get):
         start, stop = entity_bytes or (0, 1 << 63)
         for cid, block, _ in _walk_file(root, start, stop, get):
-            if cid.bytes not in seen and cid.hash_code != IDENTITY:
+            if (dups or cid.bytes not in seen) and cid.hash_code != IDENTITY:
                 seen.add(cid.bytes)
                 yield cid, block
         return
-    yield from _walk_links(root, scope, get, seen)
+    yield from _walk_links(root, scope, get, seen, dups=dups)
 
 
 def _is_file(cid: CID, get: GetBlock) -> bool:
@@ -313,14 +319,20 @@ def _is_file(cid: CID, get: GetBlock) -> bool:
 
 
 def _walk_links(
-    root: CID, scope: str, get: GetBlock, seen: set[bytes]
+    root: CID, scope: str, get: GetBlock, seen: set[bytes], *, dups: bool
 ) -> Iterator[tuple[CID, bytes]]:
     stack = [root]
+    visits = 0
     while stack:
         cid = stack.pop()
-        if cid.bytes in seen:
+        if cid.bytes in seen and not dups:
             continue
         seen.add(cid.bytes)
+        visits += 1
+        if visits > MAX_WALK_BLOCKS:
+            raise UnixFSError(
+                f"expected a DAG walk of at most {MAX_WALK_BLOCKS} blocks, found more"
+            )
         block = get(cid)
         if cid.hash_code != IDENTITY:
             yield cid, block

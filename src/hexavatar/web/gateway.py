@@ -12,9 +12,10 @@ Responses, chosen by ``?format=`` (which wins) or ``Accept``:
   generated listing (HTML, or JSON when ``application/json`` is preferred); raw, json, dag-json
   and dag-cbor blocks as they are;
 - ``raw`` (``application/vnd.ipld.raw``): one verified block;
-- ``car`` (``application/vnd.ipld.car; version=1; order=dfs; dups=n``): the blocks of the path,
-  then of the terminal entity for ``dag-scope`` (``all``, ``entity``, ``block``) and optional
-  ``entity-bytes``, depth-first, each once.
+- ``car`` (``application/vnd.ipld.car; version=1; order=dfs; dups=n``, or ``dups=y`` when
+  asked): the blocks of the path, then of the terminal entity for ``dag-scope`` (``all``,
+  ``entity``, ``block``) and optional ``entity-bytes``, depth-first; ``version`` other than 1
+  and ``order`` other than ``dfs``/``unk`` are 406.
 
 Deserialized responses carry ``Content-Security-Policy: sandbox``: the gateway shares its origin
 with the web app, so uploaded HTML or SVG must never run script with the app's cookies. Errors
@@ -67,6 +68,7 @@ IMMUTABLE: Final = "public, max-age=29030400, immutable"
 RAW_TYPE: Final = "application/vnd.ipld.raw"
 CAR_TYPE: Final = "application/vnd.ipld.car"
 CAR_RESPONSE_TYPE: Final = "application/vnd.ipld.car; version=1; order=dfs; dups=n"
+CAR_DUPS_TYPE: Final = "application/vnd.ipld.car; version=1; order=dfs; dups=y"
 DIR_INDEX_VERSION: Final = "hexavatar-1"
 _SNIFF_LEN: Final = 512
 _UNSUPPORTED_TYPES: Final = {
@@ -101,6 +103,7 @@ class _Want:
     kind: Literal["raw", "car", "deserialized"]
     via_accept: bool = False
     json: bool = False  # application/json preferred (JSON directory listing)
+    dups: bool = False  # CAR with duplicate blocks (dups=y)
 
 
 def _accept_entries(header: str) -> list[tuple[str, dict[str, str]]]:
@@ -121,12 +124,15 @@ def _accept_entries(header: str) -> list[tuple[str, dict[str, str]]]:
     return [(kind, params) for _, _, kind, params in sorted(entries)]
 
 
-def _car_params_ok(request: Request, params: dict[str, str]) -> bool:
+def _car_dups(request: Request, params: dict[str, str]) -> bool | None:
+    """The ``dups`` of a CAR variant this gateway can write (query parameters win), or None."""
     query = request.query_params
     version = query.get("car-version", params.get("version", "1"))
     order = query.get("car-order", params.get("order", "dfs"))
     dups = query.get("car-dups", params.get("dups", "n"))
-    return version == "1" and order in ("dfs", "unk", "") and dups == "n"
+    if version != "1" or order not in ("dfs", "unk", "") or dups not in ("y", "n"):
+        return None
+    return dups == "y"
 
 
 def _negotiate(request: Request) -> _Want:
@@ -139,8 +145,9 @@ def _negotiate(request: Request) -> _Want:
         if kind == RAW_TYPE:
             return _Want("raw", via_accept=True)
         if kind == CAR_TYPE:
-            if _car_params_ok(request, params):
-                return _Want("car", via_accept=True)
+            dups = _car_dups(request, params)
+            if dups is not None:
+                return _Want("car", via_accept=True, dups=dups)
             unsupported.append(f"{kind} with {quote(params)}")
         elif kind in _UNSUPPORTED_TYPES:
             unsupported.append(kind)
@@ -163,12 +170,14 @@ def _want_format(request: Request, fmt: str, accept: list[tuple[str, dict[str, s
         return _Want("raw")
     if fmt == "car":
         offered = [p for kind, p in accept if kind == CAR_TYPE] or [{}]
-        if not any(_car_params_ok(request, params) for params in offered):
+        variants = [_car_dups(request, params) for params in offered]
+        dups = next((d for d in variants if d is not None), None)
+        if dups is None:
             raise NotAcceptable(
-                f"expected a CAR variant version=1, order=dfs or unk, dups=n, found "
+                f"expected a CAR variant version=1, order=dfs or unk, dups=y or n, found "
                 f"{quote([dict(p, **request.query_params) for p in offered])}"
             )
-        return _Want("car")
+        return _Want("car", dups=dups)
     raise NotAcceptable(f"expected format raw or car, found {quote(fmt)}, not served here")
 
 
@@ -335,7 +344,8 @@ def _car_response(
     if scope == "entity":
         scope, entity_range = _entity_range(query.get("entity-bytes"), trail, blockstore)
     root = trail.roots[0]
-    key = f"{path}\n{scope}\n{entity_range}\n{CAR_RESPONSE_TYPE}".encode()
+    media_type = CAR_DUPS_TYPE if want.dups else CAR_RESPONSE_TYPE
+    key = f"{path}\n{scope}\n{entity_range}\n{media_type}".encode()
     digest = hashlib.sha256(key).hexdigest()[:16]
     headers = _ipfs_headers(request, trail, f'W/"{root}.car.{digest}"')
     headers["X-Content-Type-Options"] = "nosniff"
@@ -354,12 +364,17 @@ def _car_response(
                 seen.add(cid.bytes)
                 yield encode_section(cid, load_block(cid, blockstore=blockstore))
         walk = walk_dag(
-            trail.cid, blockstore=blockstore, scope=scope, entity_bytes=entity_range, skip=seen
+            trail.cid,
+            blockstore=blockstore,
+            scope=scope,
+            entity_bytes=entity_range,
+            skip=seen,
+            dups=want.dups,
         )
         for cid, block in walk:
             yield encode_section(cid, block)
 
-    return _finish(request, headers, body(), media_type=CAR_RESPONSE_TYPE)
+    return _finish(request, headers, body(), media_type=media_type)
 
 
 # --- deserialized -------------------------------------------------------------------------
