@@ -495,3 +495,24 @@ def test_dups_y_sends_a_repeated_block_every_time(site: Site) -> None:
     r = get(site, f"/ipfs/{zeros}?format=car&car-dups=n", headers={"Accept": accept})
     assert r.headers["content-type"] == CAR_RESPONSE_TYPE
     assert len(_car(r)[1]) == 2
+
+
+def test_a_range_of_a_raw_block(site: Site) -> None:
+    r = get(site, f"/ipfs/{HELLO_V1}?format=raw", headers={"Range": "bytes=6-"})
+    assert r.status_code == 206
+    assert r.content == b"world\n"
+    assert r.headers["content-range"] == "bytes 6-11/12"
+    assert r.headers["content-type"] == "application/vnd.ipld.raw"
+
+
+def test_a_dag_pb_node_without_unixfs_is_served_raw_but_not_deserialized() -> None:
+    from hexavatar.ipfs.cid import DAG_PB
+    from hexavatar.ipfs.dagpb import PBNode, encode_node
+
+    store = MemoryBlockstore()
+    block = encode_node(PBNode(data=b"not unixfs"))
+    cid = compute_cid(block, codec=DAG_PB)
+    store.put(cid, block)
+    with serve(gateway_app(store)) as base:
+        assert httpx.get(f"{base}/ipfs/{cid}").status_code == 406
+        assert httpx.get(f"{base}/ipfs/{cid}?format=raw").content == block

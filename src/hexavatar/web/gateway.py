@@ -48,6 +48,7 @@ from ..ipfs.errors import (
     NotCached,
     PathResolutionError,
     RangeNotSatisfiable,
+    UnixFSError,
     quote,
 )
 from ..ipfs.exporter import (
@@ -294,7 +295,10 @@ def _raw_response(
     )
     if want.via_accept:
         headers["Content-Location"] = _location_with_format(request, "raw")
-    return _finish(request, headers, block, media_type=RAW_TYPE)
+    headers["Accept-Ranges"] = "bytes"
+    status, offset, length = _apply_range(request, headers, len(block))
+    body = block[offset : offset + length]
+    return _finish(request, headers, body, status=status, media_type=RAW_TYPE)
 
 
 def _parse_entity_bytes(text: str) -> tuple[int, int | None]:
@@ -384,7 +388,13 @@ def _deserialized(
     request: Request, trail: PathTrail, path: str, blockstore: Blockstore, want: _Want
 ) -> Response:
     block = load_block(trail.cid, blockstore=blockstore)
-    kind = node_kind(trail.cid, block)
+    try:
+        kind = node_kind(trail.cid, block)
+    except UnixFSError as exc:
+        raise NotAcceptable(
+            f"expected a UnixFS node to deserialize at {trail.cid}, found: {exc}; "
+            "ask for ?format=raw or ?format=car"
+        ) from None
     if kind == "file":
         name = path.rstrip("/").rpartition("/")[2] or None
         return _file_response(request, trail, trail.cid, name, blockstore)
@@ -438,6 +448,20 @@ def _parse_range(header: str | None, size: int) -> tuple[int, int] | None:
     return first, last
 
 
+def _apply_range(request: Request, headers: dict[str, str], size: int) -> tuple[int, int, int]:
+    """``(status, offset, length)`` for the request's ``Range`` (honouring ``If-Range``);
+    sets ``Content-Range`` and ``Content-Length``."""
+    if_range = request.headers.get("if-range")
+    wanted = None if if_range not in (None, headers["Etag"]) else request.headers.get("range")
+    span = _parse_range(wanted, size)
+    status, offset, length = 200, 0, size
+    if span is not None:
+        status, offset, length = 206, span[0], span[1] - span[0] + 1
+        headers["Content-Range"] = f"bytes {span[0]}-{span[1]}/{size}"
+    headers["Content-Length"] = str(length)
+    return status, offset, length
+
+
 def _file_response(
     request: Request, trail: PathTrail, cid: CID, name: str | None, blockstore: Blockstore
 ) -> Response:
@@ -457,14 +481,7 @@ def _file_response(
     disposition = _disposition(request, None, attachment=False)
     if disposition:
         headers["Content-Disposition"] = disposition
-    if_range = request.headers.get("if-range")
-    wanted = None if if_range not in (None, headers["Etag"]) else request.headers.get("range")
-    span = _parse_range(wanted, size)
-    status, offset, length = 200, 0, size
-    if span is not None:
-        status, offset, length = 206, span[0], span[1] - span[0] + 1
-        headers["Content-Range"] = f"bytes {span[0]}-{span[1]}/{size}"
-    headers["Content-Length"] = str(length)
+    status, offset, length = _apply_range(request, headers, size)
     body = cat(cid, blockstore=blockstore, offset=offset, length=length)
     return _finish(request, headers, body, status=status, media_type=media_type)
 
