@@ -70,6 +70,7 @@ def build_services(settings: Settings, *, with_chain: bool = False) -> Services:
         limits=ImageLimits(
             max_bytes=settings.max_upload_bytes, max_pixels=settings.max_image_pixels
         ),
+        cache_ttl=settings.avatar_cache_ttl_seconds,
     )
     limits = ImageLimits(max_bytes=settings.max_upload_bytes, max_pixels=settings.max_image_pixels)
     blockstore = FilesystemBlockstore(settings.data_dir / "blocks")

@@ -8,6 +8,8 @@ import io
 from fastapi.testclient import TestClient
 from PIL import Image
 
+from hexavatar.app import create_app
+from hexavatar.config import Settings
 from tests.web.conftest import jpeg_bytes, signup
 
 
@@ -122,3 +124,34 @@ def test_openapi_document_lists_the_routes(client: TestClient) -> None:
         assert p in paths, p
     upload = paths["/api/v1/me/avatar"]["post"]["requestBody"]["content"]
     assert "multipart/form-data" in upload
+
+
+def test_redirect_mode_points_at_the_immutable_url(settings: Settings) -> None:
+    redirecting = settings.model_copy(update={"avatar_serving": "redirect"})
+    with TestClient(create_app(redirecting), follow_redirects=False) as client:
+        signup(client)
+        body = _upload(client, jpeg_bytes()).json()
+        r = client.get("/u/alice/avatar?size=256", headers={"Accept": "image/webp"})
+        assert r.status_code == 302
+        assert r.headers["location"] == body["renditions"]["256"]
+        assert r.headers["cache-control"] == "public, max-age=60"
+        target = client.get(r.headers["location"].removeprefix("http://testserver"))
+        assert target.status_code == 200 and "immutable" in target.headers["cache-control"]
+        # No stored picture: the generated default is streamed, not redirected.
+        signup(client, "bob")
+        assert client.get("/u/bob/avatar").status_code == 200
+
+
+def test_cache_serves_repeats_and_forgets_on_change(client: TestClient) -> None:
+    signup(client)
+    _upload(client, jpeg_bytes(colour="red"))
+    services = client.app.state.services  # type: ignore[attr-defined]
+    first = client.get("/u/alice/avatar?size=64", headers={"Accept": "image/webp"})
+    # Remove the stored objects behind the service's back: a cached answer needs no store.
+    for info in list(services.store.list("a/")):
+        services.store.delete(info.key)
+    again = client.get("/u/alice/avatar?size=64", headers={"Accept": "image/webp"})
+    assert again.status_code == 200 and again.content == first.content
+    _upload(client, jpeg_bytes(colour="green"))  # a change through this process
+    changed = client.get("/u/alice/avatar?size=64", headers={"Accept": "image/webp"})
+    assert changed.headers["etag"] != first.headers["etag"]

@@ -22,6 +22,7 @@ from ..media import RENDITION_SIZES, ImageLimits, hexagon_mask, identicon, proce
 from ..storage.db import as_utc, transaction
 from ..storage.models import Avatar, NftAvatar, Rendition, User
 from ..storage.objects import ObjectStore, content_key
+from .avatar_cache import TtlCache
 from .errors import InvalidInput, NotFound
 
 __all__ = ["AvatarView", "Avatars", "GcReport", "ImageFormat", "Picked", "pick_size"]
@@ -64,6 +65,17 @@ class Picked:
 
 
 @dataclass(frozen=True, slots=True)
+class Served:
+    """A cached answer of the avatar read path: the bytes, or where the immutable copy is."""
+
+    content_type: str
+    etag: str
+    last_modified: datetime
+    data: bytes
+    url: str | None  # the immutable, content-addressed URL of a stored rendition
+
+
+@dataclass(frozen=True, slots=True)
 class GcReport:
     avatars_removed: int
     objects_removed: list[str]
@@ -78,12 +90,37 @@ class Avatars:
         public_url: str,
         limits: ImageLimits = ImageLimits(),
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        cache_ttl: float = 0.0,
     ) -> None:
         self._factory = factory
         self._store = store
         self._public_url = public_url.rstrip("/")
         self._limits = limits
         self._now = now
+        self._cache: TtlCache[Served] = TtlCache(ttl=cache_ttl)
+
+    def invalidate(self, user_id: int) -> None:
+        """Forget cached answers for ``user_id`` (its avatar changed in this process)."""
+        self._cache.invalidate(user_id)
+
+    def serve(self, username: str, *, size: int, fmt: ImageFormat, shape: str = "square") -> Served:
+        """What ``/u/{username}/avatar`` answers, from the in-process cache when fresh."""
+        key = (username.strip().lower(), pick_size(size), fmt, shape)
+        hit = self._cache.get(key)
+        if hit is not None:
+            return hit
+        user, _ = self.current(username)
+        picked = self.pick(username, size=size, fmt=fmt, shape=shape)
+        data = picked.data if picked.data is not None else self.read_object(picked.key or "")
+        served = Served(
+            content_type=picked.content_type,
+            etag=picked.etag,
+            last_modified=picked.last_modified,
+            data=data,
+            url=self.object_url(picked.key) if picked.key and picked.data is None else None,
+        )
+        self._cache.put(key, served, owner=user.id)
+        return served
 
     def _render(self, user_id: int, data: bytes, *, kind: str) -> Avatar:
         """Validate and render ``data`` and write its renditions; an unsaved Avatar row."""
@@ -139,6 +176,7 @@ class Avatars:
                 .where(User.id == user_id)
                 .values(avatar_id=avatar.id, avatar_version=User.avatar_version + 1)
             )
+        self.invalidate(user_id)
         return self.view(avatar)
 
     def delete(self, user_id: int) -> None:
@@ -151,6 +189,7 @@ class Avatars:
             )
             user.avatar_id = None
             user.avatar_version += 1
+        self.invalidate(user_id)
 
     def view(self, avatar: Avatar) -> AvatarView:
         urls: dict[str, dict[int, str]] = {"webp": {}, "png": {}}

@@ -201,6 +201,7 @@ class NftAvatars:
                 .where(User.id == user_id)
                 .values(avatar_version=User.avatar_version + 1)
             )
+        self._avatars.invalidate(user_id)
         return NftAvatarView.of(row)
 
     # -- reading ------------------------------------------------------------------------------
@@ -319,6 +320,8 @@ class NftAvatars:
                     .where(User.id.in_(rows))
                     .values(avatar_version=User.avatar_version + 1)
                 )
+        for uid in rows:
+            self._avatars.invalidate(uid)
         return bool(rows)
 
     def recheck_user(self, user_id: int) -> None:

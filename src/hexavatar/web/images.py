@@ -11,6 +11,7 @@ from email.utils import format_datetime, parsedate_to_datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.responses import RedirectResponse
 from starlette.concurrency import run_in_threadpool
 
 from ..services.avatars import CONTENT_TYPES, ImageFormat
@@ -84,19 +85,21 @@ async def user_avatar(
 ) -> Response:
     """The user's current picture (the smallest rendition ≥ size), or a generated default."""
     fmt = negotiate(request.headers.get("accept"))
-    picked = await run_in_threadpool(
-        services.avatars.pick, username, size=size, fmt=fmt, shape=shape
+    served = await run_in_threadpool(
+        services.avatars.serve, username, size=size, fmt=fmt, shape=shape
     )
-    data = picked.data
-    if data is None:
-        assert picked.key is not None
-        data = await run_in_threadpool(services.avatars.read_object, picked.key)
+    if services.settings.avatar_serving == "redirect" and served.url is not None:
+        return RedirectResponse(
+            served.url,
+            status_code=302,
+            headers={"Cache-Control": "public, max-age=60", "Vary": "Accept"},
+        )
     return image_response(
         request,
-        data=data,
-        content_type=picked.content_type,
-        etag=picked.etag,
-        modified=picked.last_modified,
+        data=served.data,
+        content_type=served.content_type,
+        etag=served.etag,
+        modified=served.last_modified,
         cache_control="public, max-age=60",
         vary=True,
     )
