@@ -187,3 +187,24 @@ def test_chain_up_keeps_state_and_the_contract_across_restarts(tmp_path: Path) -
     finally:
         proc.terminate()
         proc.wait(30)
+
+
+def test_nft_show_walks_the_resolution(env: dict[str, str], tmp_path: Path, dev_chain: Any) -> None:
+    img = tmp_path / "i.png"
+    Image.new("RGB", (80, 80), "maroon").save(img)
+    chain_env = _chain_env(dev_chain, env)
+    minted = _json(runner.invoke(app, ["mint", str(img), "--name", "M", "--json"], env=chain_env))
+    ref = f"eip155:31337/erc721:{minted['contract']}/{minted['token_id']}"
+    r = runner.invoke(app, ["nft", "show", ref, "--json"], env=chain_env)
+    assert r.exit_code == 0, r.output
+    out = _json(r)
+    assert out["ok"] and out["standard"] == "erc721"
+    assert out["metadata_uri"] == minted["metadata_uri"] and out["metadata_verified"]
+    assert out["image_uri"] == minted["image_uri"] and out["image_verified"]
+    assert [s["step"] for s in out["steps"]][:4] == ["owner", "standard", "token_uri", "metadata"]
+    human = runner.invoke(app, ["nft", "show", ref], env=chain_env)
+    assert "verified against its CID" in human.stdout
+    bad = runner.invoke(
+        app, ["nft", "show", "eip155:31337/erc721:0xnope/1", "--json"], env=chain_env
+    )
+    assert bad.exit_code == 1 and not _json(bad)["ok"]

@@ -100,6 +100,7 @@ def build_services(settings: Settings, *, with_chain: bool = False) -> Services:
         ipfs=ContentReader(blockstore, gateways=settings.ipfs_gateways),
         http_policy=unsafe_allow_policy(settings.fetch_unsafe_allow),
         image_limits=limits,
+        own_contract=(chain.chain_id, chain.contract) if chain is not None else None,
     )
     return Services(
         settings=settings,

@@ -264,6 +264,47 @@ def chain_up_cmd(as_json: JsonOpt = False, config: ConfigOpt = None) -> None:
         link.close()
 
 
+nft_app = typer.Typer(help="NFTs: resolve and inspect any NFT.", no_args_is_help=True)
+app.add_typer(nft_app, name="nft")
+
+
+@nft_app.command("show")
+def nft_show(
+    ref: Annotated[str, typer.Argument(help="eip155:<chain>/erc721:<contract>/<token id>")],
+    as_json: JsonOpt = False,
+    config: ConfigOpt = None,
+) -> None:
+    """Resolve REF step by step (contract, metadata, image) and say what was verified."""
+    services = _services(config, with_chain=True)
+    try:
+        res, steps, error = services.nft_avatars.inspect(ref)
+    finally:
+        services.close()
+    payload: dict[str, Any] = {
+        "ref": ref,
+        "ok": error is None,
+        "steps": [s.as_dict() for s in steps],
+    }
+    if res is not None and res.metadata_source is not None and res.image is not None:
+        payload.update(
+            standard=res.standard,
+            block=res.block,
+            token_uri=res.token_uri,
+            metadata=res.metadata,
+            metadata_uri=res.metadata_source.uri,
+            metadata_cid=res.metadata_source.cid,
+            metadata_verified=res.metadata_source.verified,
+            image_uri=res.image.uri,
+            image_cid=res.image.cid,
+            image_verified=res.image.verified,
+            image_bytes=len(res.image.data),
+        )
+    lines = [f"{'ok ' if s.ok else 'ERR'} {s.step:<12} {s.detail}" for s in steps]
+    emit(as_json, payload, "\n".join(lines))
+    if error is not None:
+        raise typer.Exit(1)
+
+
 @app.command()
 def worker(
     once: Annotated[bool, typer.Option(help="Run one round and exit.")] = False,

@@ -248,3 +248,17 @@ def test_https_metadata_redirecting_to_a_private_address_is_refused(
     link_wallet(client)
     r = client.put("/api/v1/me/avatar/nft", json={"ref": f"eip155:31337/erc1155:{token.address}/9"})
     assert r.status_code == 422 and r.json()["error"]["code"] == "ssrf_blocked"
+
+
+def test_picker_lists_the_tokens_the_linked_wallets_own(
+    client: TestClient, dev_chain: DevChain
+) -> None:
+    assert client.get("/api/v1/me/nfts").json() == []
+    mine = [mint_to(client, OWNER)["token_id"] for _ in range(2)]
+    theirs = mint_to(client, BUYER)["token_id"]
+    link_wallet(client)
+    listed = client.get("/api/v1/me/nfts").json()
+    ids = {t["token_id"] for t in listed}
+    assert set(mine) <= ids and theirs not in ids
+    assert all(t["owner"] == OWNER for t in listed)
+    assert all(t["ref"].startswith(f"eip155:31337/erc721:{dev_chain.contract}/") for t in listed)

@@ -151,6 +151,10 @@ class Avatars:
             renditions=rows,
         )
 
+    def check_image(self, data: bytes) -> None:
+        """Raise the pipeline's error if ``data`` would be refused as a picture."""
+        process_image(data, limits=self._limits, sizes=(64,))
+
     def store_renditions(self, user_id: int, data: bytes, *, kind: str) -> AvatarView:
         """Render ``data`` and record it as an avatar of ``kind`` (e.g. an NFT's picture)
         without making it the user's uploaded picture."""

@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import anyio
+from eth_utils.crypto import keccak
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 from web3 import Web3
@@ -34,7 +35,9 @@ from .avatars import Avatars
 from .errors import InvalidInput, NotFound, ServiceError
 from .wallets import Wallets
 
-__all__ = ["NftAvatarView", "NftAvatars", "ReverifyReport"]
+__all__ = ["NftAvatarView", "NftAvatars", "OwnedToken", "ReverifyReport"]
+
+_TRANSFER = keccak(text="Transfer(address,address,uint256)")
 
 
 class NotOwner(ServiceError):
@@ -86,6 +89,18 @@ class NftAvatarView:
 
 
 @dataclass(frozen=True, slots=True)
+class OwnedToken:
+    chain_id: int
+    contract: str
+    token_id: int
+    owner: str
+
+    @property
+    def ref(self) -> str:
+        return f"eip155:{self.chain_id}/erc721:{self.contract}/{self.token_id}"
+
+
+@dataclass(frozen=True, slots=True)
 class ReverifyReport:
     block: int
     checked: int
@@ -104,8 +119,10 @@ class NftAvatars:
         http_policy: AddressPolicy | None = None,
         limits: ResolveLimits = ResolveLimits(),
         image_limits: ImageLimits = ImageLimits(),
+        own_contract: tuple[int, str] | None = None,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
+        self._own = own_contract
         self._factory = factory
         self._avatars = avatars
         self._wallets = wallets
@@ -137,6 +154,28 @@ class NftAvatars:
         view = self._avatars.store_renditions(user_id, self._raster(res.image.data), kind="nft")
         steps.append(Step("renditions", True, f"{len(view.renditions)} sizes rendered"))
         return self._record(user_id, res, owner=owner, avatar_id=view.id, steps=steps)
+
+    def inspect(self, ref_text: str) -> tuple[Resolution | None, list[Step], str | None]:
+        """Resolve ``ref_text`` without setting anything: the steps taken, what was verified,
+        and the error that stopped it (if one did). For ``hexavatar nft show``."""
+        steps: list[Step] = []
+        try:
+            ref = parse_nft_ref(ref_text.strip())
+            w3 = self._w3(ref.chain_id)
+            block = int(w3.eth.block_number)
+            try:
+                holder = owner_of(w3, ref.contract, ref.token_id, block=block)
+                steps.append(Step("owner", True, f"ownerOf = {holder} at block {block}"))
+            except ChainError as e:
+                steps.append(Step("owner", False, f"ownerOf failed: {e}"))
+            res = anyio.run(self._resolve, ref, w3, block, steps)
+            assert res.image is not None
+            self._avatars.check_image(self._raster(res.image.data))
+            steps.append(Step("image_check", True, "the image passes the upload pipeline"))
+            return res, steps, None
+        except (ServiceError, ChainError, ValueError, OSError) as e:
+            steps.append(Step(getattr(e, "code", "error"), False, str(e)))
+            return None, steps, str(e)
 
     async def _resolve(self, ref: NftRef, w3: Web3, block: int, steps: list[Step]) -> Resolution:
         async with SafeHttpClient(policy=self._policy) as http:
@@ -226,6 +265,31 @@ class NftAvatars:
     def remove(self, user_id: int) -> None:
         if not self._drop_where(user_id=user_id, reason="removed by the user", block=None):
             raise NotFound("no NFT avatar is set", code="no_nft_avatar")
+
+    def owned_tokens(self, user_id: int) -> list[OwnedToken]:
+        """Tokens of this service's contract that the user's linked wallets own now: every
+        token ever transferred to one of them (Transfer logs), re-checked with Multicall3."""
+        wallets = self._wallets.addresses(user_id)
+        if self._own is None or not wallets:
+            return []
+        chain_id, contract = self._own
+        w3 = self._w3(chain_id)
+        block = int(w3.eth.block_number)
+        topics = [
+            "0x" + _TRANSFER.hex(),
+            None,
+            ["0x" + bytes(12).hex() + w[2:].lower() for w in wallets],
+        ]
+        logs = w3.eth.get_logs(
+            {"fromBlock": 0, "toBlock": block, "address": contract, "topics": topics}  # type: ignore[typeddict-item]
+        )
+        ids = sorted({int.from_bytes(bytes(e["topics"][3]), "big") for e in logs})
+        owners = batch_owner_of(w3, [(contract, i) for i in ids], block=block)
+        return [
+            OwnedToken(chain_id, contract, i, o)
+            for i, o in zip(ids, owners, strict=True)
+            if o is not None and o in wallets
+        ]
 
     # -- keeping ------------------------------------------------------------------------------
 

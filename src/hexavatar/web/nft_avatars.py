@@ -88,3 +88,23 @@ def avatar_status(username: str, services: ServicesDep) -> AvatarStatusOut:
             dropped_reason=latest.dropped_reason,
         )
     return AvatarStatusOut(username=user.username, showing=showing, nft=nft)
+
+
+class OwnedTokenOut(BaseModel):
+    ref: str
+    chain_id: int
+    contract: str
+    token_id: int
+    owner: str
+
+
+@router.get("/me/nfts", response_model=list[OwnedTokenOut])
+async def my_nfts(user: CurrentUser, services: ServicesDep) -> list[OwnedTokenOut]:
+    """Tokens of this service's contract that your linked wallets own (the NFT picker)."""
+    tokens = await run_in_threadpool(services.nft_avatars.owned_tokens, user.id)
+    return [
+        OwnedTokenOut(
+            ref=t.ref, chain_id=t.chain_id, contract=t.contract, token_id=t.token_id, owner=t.owner
+        )
+        for t in tokens
+    ]
