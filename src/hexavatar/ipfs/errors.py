@@ -39,41 +39,61 @@ def quote(value: object, limit: int = _QUOTE_LIMIT) -> str:
 class IpfsError(Exception):
     """Base class of every error raised by :mod:`hexavatar.ipfs`."""
 
+    code = "ipfs_error"
+
 
 class CidError(IpfsError, ValueError):
     """A CID, multihash, varint or multibase string is malformed or unsupported."""
+
+    code = "invalid_cid"
 
 
 class MultibaseError(CidError):
     """A multibase string has an unknown prefix or a character outside its alphabet."""
 
+    code = "invalid_cid"
+
 
 class UnsupportedHashError(CidError):
     """The multihash function of a CID is not one this library can compute."""
+
+    code = "unsupported_hash"
 
 
 class BlockVerificationError(IpfsError, ValueError):
     """A block's bytes do not hash to the digest in its CID."""
 
+    code = "block_verification_failed"
+
 
 class DagPbError(IpfsError, ValueError):
     """Bytes are not a valid (strict) dag-pb PBNode, or a PBNode cannot be encoded."""
+
+    code = "invalid_dag_pb"
 
 
 class UnixFSError(IpfsError, ValueError):
     """Bytes are not a valid UnixFS ``Data`` message, or it does not fit its node."""
 
+    code = "invalid_unixfs"
+
 
 class ImporterError(IpfsError, ValueError):
     """Input cannot be imported (bad profile, unreadable source, unsupported entry)."""
+
+    code = "import_failed"
 
 
 class BlockstoreError(IpfsError, OSError):
     """A blockstore cannot be used as it is (e.g. a folder laid out for another sharding)."""
 
+    code = "blockstore_error"
+
 
 class BlockNotFound(IpfsError, KeyError):
     """A blockstore holds no block with the asked multihash."""
+
+    code = "block_not_found"
 
     def __str__(self) -> str:  # KeyError would repr() the message
         return str(self.args[0]) if self.args else "block not found"
@@ -82,9 +102,13 @@ class BlockNotFound(IpfsError, KeyError):
 class PathResolutionError(IpfsError, ValueError):
     """A path cannot be walked through a DAG (not a directory, bad shard, ...)."""
 
+    code = "path_not_resolved"
+
 
 class PathNotFound(PathResolutionError, KeyError):
     """A path segment names no entry of its directory."""
+
+    code = "path_not_found"
 
     def __str__(self) -> str:
         return str(self.args[0]) if self.args else "path not found"
@@ -173,3 +197,12 @@ class NotCached(IpfsError, LookupError):
 
 
 __all__ += ["NotCached"]
+
+
+class PinningError(IpfsError, ConnectionError):
+    """A Kubo node or a pinning service refused, failed or answered something unexpected."""
+
+    code = "pinning_failed"
+
+
+__all__ += ["PinningError"]
