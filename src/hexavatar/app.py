@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
 from . import __version__
@@ -31,7 +32,7 @@ from .storage.db import make_engine, make_session_factory
 from .storage.errors import StorageError
 from .storage.migrate import upgrade
 from .storage.objects import open_object_store
-from .web import api, health, images, nft_avatars, nfts, wallets
+from .web import api, gateway, health, images, nft_avatars, nfts, pages, wallets
 from .web.deps import Services
 from .web.errors import ApiError, install_error_handlers
 from .web.multipart import BodyTooLarge, MalformedForm
@@ -186,5 +187,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(wallets.router)
     app.include_router(nft_avatars.router)
     app.include_router(images.router)
+    app.include_router(gateway.router)
     app.include_router(health.router)
+    app.include_router(pages.router)
+    app.mount("/static", StaticFiles(packages=[("hexavatar.web", "static")]), name="static")
     return app

@@ -16,6 +16,7 @@ from typing import Annotated, Any, NoReturn
 import typer
 from rich.console import Console
 
+from .commands.ipfs import car_app, ipfs_app
 from .config import Settings, load_settings
 
 __all__ = ["app", "main"]
@@ -265,6 +266,8 @@ def chain_up_cmd(as_json: JsonOpt = False, config: ConfigOpt = None) -> None:
 
 
 nft_app = typer.Typer(help="NFTs: resolve and inspect any NFT.", no_args_is_help=True)
+app.add_typer(ipfs_app, name="ipfs")
+app.add_typer(car_app, name="car")
 app.add_typer(nft_app, name="nft")
 
 

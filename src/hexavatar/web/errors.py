@@ -102,6 +102,25 @@ STATUS_BY_CODE: dict[str, int] = {
     "contract_call_failed": 422,
     "svg_rejected": 422,
     "svg_timeout": 422,
+    # IPFS and the gateway
+    "invalid_cid": 400,
+    "unsupported_hash": 400,
+    "invalid_gateway_request": 400,
+    "content_not_found": 404,
+    "block_not_found": 404,
+    "path_not_found": 404,
+    "path_not_resolved": 404,
+    "not_a_file": 406,
+    "not_cached": 412,
+    "range_not_satisfiable": 416,
+    "invalid_car": 400,
+    "invalid_dag_pb": 422,
+    "invalid_unixfs": 422,
+    "import_failed": 422,
+    "block_verification_failed": 502,
+    "pinning_failed": 502,
+    "blockstore_error": 503,
+    "ipfs_error": 400,
     # back ends
     "storage_error": 503,
     "object_store_error": 503,
@@ -134,7 +153,8 @@ async def _coded(request: Request, exc: Exception) -> JSONResponse:
     code = str(getattr(exc, "code", "") or "internal_error")
     if code == "internal_error":
         return await _unexpected(request, exc)
-    headers = {}
+    extra = getattr(exc, "headers", None)
+    headers = dict(extra) if isinstance(extra, Mapping) else {}
     retry = getattr(exc, "retry_after", None)
     if isinstance(retry, int):
         headers["Retry-After"] = str(retry)
