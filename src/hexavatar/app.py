@@ -98,7 +98,11 @@ def build_services(settings: Settings, *, with_chain: bool = False) -> Services:
         avatars=avatars,
         wallets=wallets,
         chains=chain_reader(settings, chain),
-        ipfs=ContentReader(blockstore, gateways=settings.ipfs_gateways),
+        ipfs=ContentReader(
+            blockstore,
+            gateways=settings.ipfs_gateways,
+            policy=unsafe_allow_policy(settings.fetch_unsafe_allow),
+        ),
         http_policy=unsafe_allow_policy(settings.fetch_unsafe_allow),
         image_limits=limits,
         own_contract=(chain.chain_id, chain.contract) if chain is not None else None,

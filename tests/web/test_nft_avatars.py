@@ -262,3 +262,85 @@ def test_picker_lists_the_tokens_the_linked_wallets_own(
     assert set(mine) <= ids and theirs not in ids
     assert all(t["owner"] == OWNER for t in listed)
     assert all(t["ref"].startswith(f"eip155:31337/erc721:{dev_chain.contract}/") for t in listed)
+
+
+def _foreign_nft(dev_chain: DevChain, blocks: Any, colour: Any) -> tuple[Any, str, str]:
+    """An NFT on another HexavatarNFT whose metadata and image live only in ``blocks``."""
+    from hexavatar.chain.contract import deploy as deploy_nft
+    from hexavatar.chain.signer import Signer
+    from hexavatar.ipfs import CID
+    from hexavatar.ipfs.importer import import_bytes
+    from hexavatar.ipfs.profiles import CID_VERSION_1
+
+    image = import_bytes(png(colour), profile=CID_VERSION_1, blockstore=blocks).cid
+    doc = json.dumps({"name": "Elsewhere", "image": f"ipfs://{image}"}).encode()
+    meta = import_bytes(doc, profile=CID_VERSION_1, blockstore=blocks).cid
+    w3 = connect(dev_chain.rpc_url)
+    address = deploy_nft(w3, account=Signer.from_key(DEPLOYER_KEY), name="Else", symbol="ELS")
+    nft = w3.eth.contract(address=address, abi=load_artifact("HexavatarNFT").abi)
+    digest = CID.decode(str(meta)).digest
+    transact(w3, DEPLOYER_KEY, nft.functions.mint(OWNER, digest, 0x55))
+    return nft, str(meta), str(image)
+
+
+def test_ipfs_content_not_here_comes_verified_from_a_gateway(
+    storage_config: dict[str, str], dev_chain: DevChain
+) -> None:
+    from hexavatar.ipfs.blockstore import MemoryBlockstore
+    from tests.ipfs.test_gateway_support import gateway_app, serve
+
+    remote = MemoryBlockstore()
+    nft, meta, image = _foreign_nft(dev_chain, remote, "crimson")
+    with serve(gateway_app(remote)) as gw:
+        port = gw.rsplit(":", 1)[1]
+        settings = load_settings(
+            **storage_config, **dev_chain.settings(), public_url="http://testserver",
+            ipfs_gateways=[gw], fetch_unsafe_allow=[f"127.0.0.1:{port}"],
+        )  # fmt: skip
+        with TestClient(create_app(settings)) as client:
+            signup(client)
+            link_wallet(client)
+            r = client.put(
+                "/api/v1/me/avatar/nft", json={"ref": f"eip155:31337/erc721:{nft.address}/1"}
+            )
+            assert r.status_code == 200, r.text
+            prov = r.json()["provenance"]
+            assert prov["metadata_cid"] == meta and prov["metadata_verified"]
+            assert prov["image_cid"] == image and prov["image_verified"]
+            px = client.get("/u/alice/avatar?size=64", headers={"Accept": "image/png"}).content
+            assert Image.open(io.BytesIO(px)).convert("RGB").getpixel((10, 10)) == (220, 20, 60)
+
+
+def test_a_gateway_serving_tampered_content_is_refused(
+    storage_config: dict[str, str], dev_chain: DevChain
+) -> None:
+    from hexavatar.ipfs import CID
+    from hexavatar.ipfs.blockstore import MemoryBlockstore
+    from tests.ipfs.test_gateway_support import gateway_app, serve
+
+    honest = MemoryBlockstore()
+    nft, _meta, _ = _foreign_nft(dev_chain, honest, "olive")
+
+    class Liar(MemoryBlockstore):
+        def get(self, cid: CID) -> bytes:  # serves other bytes under the asked CID
+            data = honest.get(cid)
+            return data.replace(b"Elsewhere", b"Swapped!!") if b"Elsewhere" in data else data
+
+        def has(self, cid: CID) -> bool:
+            return honest.has(cid)
+
+    with serve(gateway_app(Liar())) as gw:
+        port = gw.rsplit(":", 1)[1]
+        settings = load_settings(
+            **storage_config, **dev_chain.settings(), public_url="http://testserver",
+            ipfs_gateways=[gw], fetch_unsafe_allow=[f"127.0.0.1:{port}"],
+        )  # fmt: skip
+        with TestClient(create_app(settings)) as client:
+            signup(client)
+            link_wallet(client)
+            r = client.put(
+                "/api/v1/me/avatar/nft", json={"ref": f"eip155:31337/erc721:{nft.address}/1"}
+            )
+            assert r.status_code == 502, r.text
+            assert r.json()["error"]["code"] == "fetch_failed"
+            assert client.get("/api/v1/users/alice").json()["avatar"] is None

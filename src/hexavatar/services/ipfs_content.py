@@ -1,27 +1,37 @@
 """Reading IPFS content for the NFT read path: this service's own blockstore first (what we
-minted), then the configured trustless gateways through the verified fetch. Either way every
-byte returned was checked against its CID."""
+minted), then the configured trustless gateways through the verified fetch, over the SSRF-safe
+transport. Either way every byte returned was checked against its CID."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+import httpx
+
 from ..ipfs import CID
 from ..ipfs.blockstore import Blockstore, resolve_path
 from ..ipfs.errors import BlockNotFound, IpfsError
 from ..ipfs.exporter import cat
+from ..ipfs.fetch import FetchLimits, fetch_bytes
 from ..resolve.errors import FetchError, FetchTooLargeError
+from ..resolve.http import AddressPolicy, GuardedTransport
 
 __all__ = ["ContentReader"]
 
 
 class ContentReader:
     def __init__(
-        self, blockstore: Blockstore, *, gateways: Sequence[str] = (), timeout: float = 20.0
+        self,
+        blockstore: Blockstore,
+        *,
+        gateways: Sequence[str] = (),
+        timeout: float = 20.0,
+        policy: AddressPolicy | None = None,
     ) -> None:
         self._blocks = blockstore
         self._gateways = list(gateways)
         self._timeout = timeout
+        self._policy = policy or AddressPolicy()
 
     async def read(self, cid: str, path: str, *, max_bytes: int) -> bytes:
         root = CID.decode(cid)
@@ -45,12 +55,15 @@ class ContentReader:
             raise FetchError(
                 f"ipfs://{root}/{path}: not in the local blockstore and no gateways configured"
             )
-        from ..ipfs import fetch as ipfs_fetch  # the verified fetch
-
-        try:
-            return await ipfs_fetch.fetch_bytes(  # type: ignore[attr-defined,no-any-return]
-                str(root), path=path, gateways=self._gateways, max_bytes=max_bytes,
-                timeout=self._timeout, blockstore=self._blocks,
-            )  # fmt: skip
-        except IpfsError as e:
-            raise FetchError(f"ipfs://{root}/{path}: {e}") from e
+        limits = FetchLimits(
+            max_bytes=max_bytes, request_timeout=self._timeout, total_timeout=self._timeout * 2
+        )
+        transport = GuardedTransport(policy=self._policy)
+        async with httpx.AsyncClient(transport=transport, trust_env=False) as client:
+            try:
+                return await fetch_bytes(
+                    str(root), path=path, gateways=self._gateways, client=client, limits=limits,
+                    blockstore=self._blocks,
+                )  # fmt: skip
+            except IpfsError as e:
+                raise FetchError(f"ipfs://{root}/{path}: {e}") from e

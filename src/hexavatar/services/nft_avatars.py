@@ -335,29 +335,35 @@ class NftAvatars:
             batch_size=batch_size,
         )  # fmt: skip
         found: dict[str, str | None] = {r.id: o for r, o in zip(erc721, owners, strict=True)}
-        dropped = []
+        wallets = self._wallets.addresses_of({r.user_id for r in group})
+        kept, dropped = [], []
         for r in group:
-            wallets = self._wallets.addresses(r.user_id)
+            mine = wallets.get(r.user_id, set())
             if r.standard == "erc721":
                 holder = found[r.id]
-                ok = holder is not None and holder in wallets
+                ok = holder is not None and holder in mine
                 why = f"token now owned by {holder}" if holder else "ownerOf failed"
             else:
-                ok = any(_safe_balance(w3, r, w, block) > 0 for w in wallets)
+                ok = any(_safe_balance(w3, r, w, block) > 0 for w in mine)
                 why = "no linked wallet holds it any more"
             if ok:
-                self._touch(r.id, block)
+                kept.append(r.id)
             elif self._drop_where(avatar_id=r.id, reason=f"{why} at block {block}", block=block):
                 dropped.append(r.id)
+        self._touch(kept, block)
         return dropped
 
-    def _touch(self, avatar_id: str, block: int) -> None:
+    def _touch(self, avatar_ids: list[str], block: int) -> None:
+        """Record that these avatars' ownership held at ``block`` (in chunks of 500)."""
+        now = self._now()
         with transaction(self._factory) as s:
-            s.execute(
-                update(NftAvatar)
-                .where(NftAvatar.id == avatar_id, NftAvatar.status == "active")
-                .values(checked_at=self._now(), checked_block=block)
-            )
+            for i in range(0, len(avatar_ids), 500):
+                s.execute(
+                    update(NftAvatar)
+                    .where(NftAvatar.id.in_(avatar_ids[i : i + 500]))
+                    .where(NftAvatar.status == "active")
+                    .values(checked_at=now, checked_block=block)
+                )
 
     def _drop_where(
         self,

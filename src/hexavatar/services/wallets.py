@@ -175,6 +175,21 @@ class Wallets:
             ).all()
         return [self._view(r) for r in rows]
 
+    def addresses_of(self, user_ids: set[int]) -> dict[int, set[str]]:
+        """user ID → linked addresses, for many users in one query per 500."""
+        found: dict[int, set[str]] = {u: set() for u in user_ids}
+        ids = sorted(user_ids)
+        with self._factory() as s:
+            for i in range(0, len(ids), 500):
+                rows = s.execute(
+                    select(Wallet.user_id, Wallet.address).where(
+                        Wallet.user_id.in_(ids[i : i + 500])
+                    )
+                ).all()
+                for user_id, address in rows:
+                    found[user_id].add(address)
+        return found
+
     def addresses(self, user_id: int) -> list[str]:
         return [w.address for w in self.list_for(user_id)]
 
