@@ -321,7 +321,10 @@ def _entity_range(
         return "entity", None
     first, last = _parse_entity_bytes(text)
     block = load_block(trail.cid, blockstore=blockstore)
-    if node_kind(trail.cid, block) != "file":
+    try:
+        if node_kind(trail.cid, block) != "file":
+            return "entity", None  # not a byte array: entity-bytes is ignored, as specified
+    except UnixFSError:
         return "entity", None
     size = decode_file_node(trail.cid, block).size
     start = first if first >= 0 else max(size + first, 0)
