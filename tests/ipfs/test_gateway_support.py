@@ -12,41 +12,20 @@ from typing import Any
 
 import httpx
 import uvicorn
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI
 
 from hexavatar.ipfs.blockstore import MemoryBlockstore
 from hexavatar.ipfs.errors import IpfsError
 from hexavatar.web import gateway
-
-#: What web/errors.py STATUS_BY_CODE must map the gateway's codes to.
-GATEWAY_STATUS = {
-    "invalid_gateway_request": 400,
-    "content_not_found": 404,
-    "not_acceptable": 406,
-    "not_cached": 412,
-    "range_not_satisfiable": 416,
-    "not_a_file": 400,
-    "invalid_car": 400,
-    "fetch_failed": 502,
-}
+from hexavatar.web.errors import install_error_handlers
 
 
 def gateway_app(blockstore: Any, *, prefix: str = "") -> FastAPI:
-    """A FastAPI app with the gateway router and coded errors mapped to JSON bodies."""
+    """A FastAPI app with the gateway router, its errors mapped by web/errors.py (the app's)."""
     app = FastAPI()
     app.state.services = SimpleNamespace(blockstore=blockstore)
     app.include_router(gateway.router, prefix=prefix)
-
-    async def coded(request: Request, exc: Exception) -> JSONResponse:
-        code = getattr(exc, "code", "internal_error")
-        return JSONResponse(
-            {"error": {"code": code, "message": str(exc)}},
-            status_code=GATEWAY_STATUS.get(code, 500),
-            headers=getattr(exc, "headers", None),
-        )
-
-    app.add_exception_handler(IpfsError, coded)
+    install_error_handlers(app, coded=(IpfsError,))
     return app
 
 
