@@ -398,3 +398,32 @@ def test_a_mutated_car_is_rejected_or_yields_only_verified_blocks(
     for block in out:  # a flipped codec byte still names the same bytes; never wrong bytes
         verify_block(block.cid, block.data)
         assert block.data in payloads
+
+
+# A CARv1 from a public IPFS gateway test fixture, written by another implementation: a
+# CIDv0 folder holding dir/ascii.txt ("goodbye application/vnd.ipld.raw\n").
+FOREIGN_CAR = (
+    "OKJlcm9vdHOB2CpYIwASINYtKer3BfpGuMWIPdWsb9uI7NkpgkAK1oGSgZqu7C3CZ3ZlcnNpb24BUxIg1i0p6vcF+ka4"
+    "xYg91axv24js2SmCQArWgZKBmq7sLcISKwoiEiAgTstHmKenj943aMYUA1+Oavya0rQiXsmagYci19mHgxIDZGlyGGAK"
+    "AggBWRIgIE7LR5inp4/eN2jGFANfjmr8mtK0Il7JmoGHItfZh4MSMQoiEiAPs8IjZnqFk0qXYp3tWIvgHIhUN74r8Q1Y"
+    "Ze7XvE3EdRIJYXNjaWkudHh0GCkKAggBSxIgD7PCI2Z6hZNKl2Kd7ViL4ByIVDe+K/ENWGXu17xNxHUKJwgCEiFnb29k"
+    "YnllIGFwcGxpY2F0aW9uL3ZuZC5pcGxkLnJhdwoYIQ=="
+)
+
+
+def test_a_foreign_car_reads_and_our_export_of_it_is_byte_identical() -> None:
+    import base64
+
+    from hexavatar.ipfs.exporter import resolve_trail
+
+    car = base64.b64decode(FOREIGN_CAR)
+    reader = CarReader(io.BytesIO(car))
+    assert reader.roots == (CID.decode("Qmckhu9X5A4K6wNzQGSrDRoHPhSpbmUELTFRdYjeQZx1M3"),)
+    store = MemoryBlockstore()
+    for block in reader:
+        store.put(block.cid, block.data)
+    assert len(store) == 3
+    root = reader.roots[0]
+    file = resolve_trail(root, "dir/ascii.txt", blockstore=store).cid
+    assert b"".join(cat(file, blockstore=store)) == b"goodbye application/vnd.ipld.raw\n"
+    assert b"".join(export_car(root, blockstore=store)) == car
