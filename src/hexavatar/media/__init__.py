@@ -1,6 +1,7 @@
-"""hexavatar.media: the image pipeline (validate, normalise, renditions, identicons, hexagon).
+"""hexavatar.media: the image pipeline (validate, normalise, renditions, identicons, hexagon, SVG).
 
-A library on its own: it imports Pillow and the standard library only. Untrusted bytes go in,
+A library on its own: it imports Pillow and the standard library only, and ``resvg_py`` in the
+child process that rasterises SVG (see :mod:`.svg`). Untrusted bytes go in,
 clean re-encoded bytes come out; anything refused raises a :class:`MediaError` subclass with a
 machine-readable ``code``. See docs/media.md.
 """
@@ -15,6 +16,8 @@ from .errors import (
     ImageTooLarge,
     InvalidSize,
     MediaError,
+    SvgRejected,
+    SvgTimeout,
     UnsupportedFormat,
 )
 from .hexagon import hexagon_alpha, hexagon_mask
@@ -28,6 +31,7 @@ from .renditions import (
     process_image,
 )
 from .sniff import SourceFormat, sniff_format
+from .svg import SvgLimits, rasterise_svg
 
 __all__ = [
     "MAX_RENDITION_SIZE",
@@ -44,11 +48,15 @@ __all__ = [
     "Rendition",
     "RenditionFormat",
     "SourceFormat",
+    "SvgLimits",
+    "SvgRejected",
+    "SvgTimeout",
     "UnsupportedFormat",
     "decode_image",
     "hexagon_alpha",
     "hexagon_mask",
     "identicon",
     "process_image",
+    "rasterise_svg",
     "sniff_format",
 ]

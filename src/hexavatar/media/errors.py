@@ -15,6 +15,8 @@ __all__ = [
     "ImageTooLarge",
     "InvalidSize",
     "MediaError",
+    "SvgRejected",
+    "SvgTimeout",
     "UnsupportedFormat",
     "quote_head",
 ]
@@ -67,3 +69,16 @@ def quote_head(data: bytes, *, limit: int = 16) -> str:
     head = data[:limit]
     suffix = "..." if len(data) > limit else ""
     return repr(head) + suffix
+
+
+class SvgRejected(MediaError):
+    """An SVG was refused: not UTF-8 XML with an SVG root, a DTD subset, an external reference,
+    too many bytes or elements, or the renderer refused it or ran out of memory."""
+
+    code = "svg_rejected"
+
+
+class SvgTimeout(MediaError):
+    """Rasterising an SVG took longer than ``SvgLimits.timeout``; the renderer was killed."""
+
+    code = "svg_timeout"
