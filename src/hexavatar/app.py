@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import timedelta
 
@@ -16,6 +16,8 @@ from .chain.errors import ChainError
 from .config import Settings, load_settings
 from .ipfs.blockstore import FilesystemBlockstore
 from .ipfs.errors import IpfsError
+from .ipfs.fetch import FetchReport
+from .logs import RequestLogMiddleware, configure_logging
 from .media import ImageLimits
 from .media.errors import MediaError
 from .resolve.errors import ResolveError
@@ -27,7 +29,7 @@ from .services.ipfs_content import ContentReader
 from .services.minting import Minting
 from .services.nft_avatars import NftAvatars
 from .services.wallets import Wallets
-from .services.watcher import OwnershipWatcher
+from .services.watcher import OwnershipWatcher, WatchReport
 from .storage.db import make_engine, make_session_factory
 from .storage.errors import StorageError
 from .storage.migrate import upgrade
@@ -35,12 +37,18 @@ from .storage.objects import open_object_store
 from .web import api, gateway, health, images, nft_avatars, nfts, pages, wallets
 from .web.deps import Services
 from .web.errors import ApiError, install_error_handlers
+from .web.metrics import Metrics, install_metrics
 from .web.multipart import BodyTooLarge, MalformedForm
 
 __all__ = ["build_services", "build_watcher", "create_app"]
 
 
-def build_services(settings: Settings, *, with_chain: bool = False) -> Services:
+def build_services(
+    settings: Settings,
+    *,
+    with_chain: bool = False,
+    on_fetch: Callable[[FetchReport], None] | None = None,
+) -> Services:
     """Open the database (migrated to head), the object store and the blockstore, and build the
     services; ``with_chain`` also connects to (or starts) the chain when NFTs are enabled."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -102,6 +110,7 @@ def build_services(settings: Settings, *, with_chain: bool = False) -> Services:
             blockstore,
             gateways=settings.ipfs_gateways,
             policy=unsafe_allow_policy(settings.fetch_unsafe_allow),
+            on_report=on_fetch,
         ),
         http_policy=unsafe_allow_policy(settings.fetch_unsafe_allow),
         image_limits=limits,
@@ -122,7 +131,9 @@ def build_services(settings: Settings, *, with_chain: bool = False) -> Services:
     )
 
 
-def build_watcher(services: Services) -> OwnershipWatcher:
+def build_watcher(
+    services: Services, *, on_report: Callable[[WatchReport], None] | None = None
+) -> OwnershipWatcher:
     settings = services.settings
     return OwnershipWatcher(
         services.factory,
@@ -130,16 +141,22 @@ def build_watcher(services: Services) -> OwnershipWatcher:
         chain_reader(settings, services.chain),
         depth=settings.chain_confirmations,
         full_every=settings.watcher_full_every_seconds,
+        on_report=on_report,
     )
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The ASGI app. Settings are read here (not at import) unless given."""
     settings = settings or load_settings()
+    configure_logging(level=settings.log_level, fmt=settings.log_format)
+    metrics = Metrics() if settings.metrics_enabled else None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        services = await run_in_threadpool(build_services, settings, with_chain=True)
+        on_fetch = metrics.observe_fetch if metrics else None
+        services = await run_in_threadpool(
+            build_services, settings, with_chain=True, on_fetch=on_fetch
+        )
         app.state.services = services
         background: list[threading.Thread] = []
         stop = threading.Event()
@@ -147,7 +164,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             # Finish mints a crash left unfinished, without holding up start-up; keep NFT
             # avatars honest while the service runs.
             background.append(threading.Thread(target=services.minting.recover, daemon=True))
-            watcher = build_watcher(services)
+            on_report = metrics.observe_watch if metrics else None
+            watcher = build_watcher(services, on_report=on_report)
             background.append(
                 threading.Thread(
                     target=watcher.run_forever,
@@ -195,4 +213,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(packages=[("hexavatar.web", "static")]), name="static")
+    if metrics is not None:
+        install_metrics(app, metrics)
+    app.add_middleware(RequestLogMiddleware)  # outermost: the request ID covers everything
     return app

@@ -71,32 +71,70 @@ def serve(
     workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
     config: ConfigOpt = None,
 ) -> None:
-    """Run the web service (migrates the database first)."""
+    """Run the web service (migrates the database first). On SIGTERM or SIGINT it stops
+    accepting connections, lets requests in flight finish (up to SHUTDOWN_TIMEOUT_SECONDS),
+    then exits 0."""
+    import signal
+
     import uvicorn
 
+    from .logs import configure_logging
+
     settings = settings_from(config, host=host, port=port)
+    configure_logging(level=settings.log_level, fmt=settings.log_format)
+    _migrate(settings)
+    _reset_multiproc_metrics()
+    _err.print(f"Hexavatar on {settings.effective_public_url}", highlight=False)
+    options: dict[str, Any] = {
+        "host": settings.host,
+        "port": settings.port,
+        "log_config": None,  # configure_logging above (and in each worker's create_app)
+        "access_log": False,  # the app logs each request with its request ID
+        "server_header": False,
+        "timeout_graceful_shutdown": settings.shutdown_timeout_seconds,
+    }
+    # uvicorn re-raises the signal once it has shut down gracefully; with the default handler
+    # that would kill the process, so a no-op handler makes a graceful stop exit 0.
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: None)
+    if workers > 1:
+        # Worker processes build their app from the environment: hand them the flags.
+        _export_settings(config, host=settings.host, port=settings.port)
+        uvicorn.run("hexavatar.app:create_app", factory=True, workers=workers, **options)
+        return
+    from .app import create_app
+
+    uvicorn.run(create_app(settings), **options)
+
+
+def _migrate(settings: Settings) -> None:
     from .storage.db import make_engine
     from .storage.migrate import upgrade
 
     engine = make_engine(settings.effective_database_url)
     upgrade(engine)
     engine.dispose()
-    _err.print(f"Hexavatar on {settings.effective_public_url}", highlight=False)
-    if workers > 1:
-        uvicorn.run(
-            "hexavatar.app:create_app",
-            factory=True,
-            host=settings.host,
-            port=settings.port,
-            workers=workers,
-            log_level=settings.log_level,
-        )
-        return
-    from .app import create_app
 
-    uvicorn.run(
-        create_app(settings), host=settings.host, port=settings.port, log_level=settings.log_level
-    )
+
+def _reset_multiproc_metrics() -> None:
+    """Empty PROMETHEUS_MULTIPROC_DIR of a previous run's metric files (a fresh start)."""
+    import os
+
+    path = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if path:
+        from .web.metrics import wipe_multiproc_dir
+
+        Path(path).mkdir(parents=True, exist_ok=True)
+        wipe_multiproc_dir(path)
+
+
+def _export_settings(config: Path | None, *, host: str, port: int) -> None:
+    import os
+
+    if config is not None:
+        os.environ["HEXAVATAR_CONFIG_FILE"] = str(config)
+    os.environ["HEXAVATAR_HOST"] = host
+    os.environ["HEXAVATAR_PORT"] = str(port)
 
 
 @db_app.command("upgrade")

@@ -72,6 +72,9 @@ class Settings(BaseSettings):
     login_window_seconds: int = Field(default=300, ge=1)
     gc_grace_seconds: int = Field(default=3600, ge=0)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_format: Literal["json", "text"] = "json"
+    metrics_enabled: bool = True
+    shutdown_timeout_seconds: float = Field(default=90.0, gt=0)
     nft_enabled: bool = True
     chain_rpc_url: str = ""
     chain_id: int | None = Field(default=None, ge=1)

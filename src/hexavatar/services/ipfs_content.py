@@ -4,7 +4,7 @@ transport. Either way every byte returned was checked against its CID."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import httpx
 
@@ -12,7 +12,7 @@ from ..ipfs import CID
 from ..ipfs.blockstore import Blockstore, resolve_path
 from ..ipfs.errors import BlockNotFound, IpfsError
 from ..ipfs.exporter import cat
-from ..ipfs.fetch import FetchLimits, fetch_bytes
+from ..ipfs.fetch import FetchLimits, FetchReport, fetch_bytes
 from ..resolve.errors import FetchError, FetchTooLargeError
 from ..resolve.http import AddressPolicy, GuardedTransport
 
@@ -27,7 +27,9 @@ class ContentReader:
         gateways: Sequence[str] = (),
         timeout: float = 20.0,
         policy: AddressPolicy | None = None,
+        on_report: Callable[[FetchReport], None] | None = None,
     ) -> None:
+        self._on_report = on_report  # e.g. metrics: called with every remote fetch's report
         self._blocks = blockstore
         self._gateways = list(gateways)
         self._timeout = timeout
@@ -59,11 +61,15 @@ class ContentReader:
             max_bytes=max_bytes, request_timeout=self._timeout, total_timeout=self._timeout * 2
         )
         transport = GuardedTransport(policy=self._policy)
+        report = FetchReport()
         async with httpx.AsyncClient(transport=transport, trust_env=False) as client:
             try:
                 return await fetch_bytes(
                     str(root), path=path, gateways=self._gateways, client=client, limits=limits,
-                    blockstore=self._blocks,
+                    blockstore=self._blocks, report=report,
                 )  # fmt: skip
             except IpfsError as e:
                 raise FetchError(f"ipfs://{root}/{path}: {e}") from e
+            finally:
+                if self._on_report is not None:
+                    self._on_report(report)

@@ -47,6 +47,7 @@ _MAX_RANGE = 5000  # blocks per eth_getLogs request
 class WatchReport:
     leader: bool
     chains: dict[int, int] = field(default_factory=dict)  # chain → block processed up to
+    heads: dict[int, int] = field(default_factory=dict)  # chain → head block seen this round
     relevant_logs: int = 0
     dropped: list[str] = field(default_factory=list)
 
@@ -66,8 +67,10 @@ class OwnershipWatcher:
         full_every: float = 300.0,
         lease_seconds: float = 30.0,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        on_report: Callable[[WatchReport], None] | None = None,
     ) -> None:
         self._factory = factory
+        self._on_report = on_report  # e.g. metrics: called with each round's report
         self._nfts = nft_avatars
         self._chains = chains
         self._depth = depth
@@ -119,7 +122,8 @@ class OwnershipWatcher:
             w3 = self._chains(chain_id)
             if w3 is None:
                 continue
-            safe = max(0, int(w3.eth.block_number) - self._depth + 1)
+            report.heads[chain_id] = head = int(w3.eth.block_number)
+            safe = max(0, head - self._depth + 1)
             hits = self._scan(w3, chain_id, tokens, safe)
             report.chains[chain_id] = safe
             report.relevant_logs += hits
@@ -169,6 +173,8 @@ class OwnershipWatcher:
         while not stop.is_set():
             try:
                 report = self.run_once()
+                if self._on_report is not None:
+                    self._on_report(report)
                 if report.dropped:
                     log.info("ownership watcher dropped %d NFT avatars", len(report.dropped))
             except Exception:
