@@ -33,8 +33,8 @@ Rendering runs in a child process (``python -I``, empty environment) with a wall
 limit, no core dumps and no file writes. Huge filter regions, exponential ``<use>`` trees and
 huge canvases can run for minutes or abort the process that renders them; only the child dies.
 resvg reads the installed system fonts (for ``<text>``) and nothing else. The child costs about
-60-90 ms per call on a 2-core machine (Python start, imports, font database; see docs/media.md),
-small beside what an NFT fetch costs, and the web process never loads the renderer at all.
+50-60 ms per call on an idle 2-core machine (Python start, imports, font database; measured in
+docs/media.md), small beside an NFT fetch, and the web process never loads the renderer at all.
 """
 
 from __future__ import annotations
