@@ -516,3 +516,22 @@ def test_a_dag_pb_node_without_unixfs_is_served_raw_but_not_deserialized() -> No
     with serve(gateway_app(store)) as base:
         assert httpx.get(f"{base}/ipfs/{cid}").status_code == 406
         assert httpx.get(f"{base}/ipfs/{cid}?format=raw").content == block
+
+
+def test_the_openapi_document_lists_the_gateway_once_per_path(site: Site) -> None:
+    import warnings
+
+    from fastapi import FastAPI
+
+    from hexavatar.web import gateway
+
+    app = FastAPI()
+    app.include_router(gateway.router)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a duplicate operation id would warn
+        schema = app.openapi()
+    assert set(schema["paths"]) == {"/ipfs/{cid}", "/ipfs/{cid}/{path}"}
+    assert set(schema["paths"]["/ipfs/{cid}"]) == {"get"}
+    params = {p["name"] for p in schema["paths"]["/ipfs/{cid}"]["get"]["parameters"]}
+    assert params == {"cid"}  # no stray ?path= query parameter
+    assert get(site, f"/ipfs/{HELLO_V0}?path=anything").content == HELLO

@@ -185,10 +185,31 @@ def _want_format(request: Request, fmt: str, accept: list[tuple[str, dict[str, s
 # --- the route ----------------------------------------------------------------------------
 
 
-@router.api_route("/ipfs/{cid}", methods=["GET", "HEAD"], name="ipfs_root")
-@router.api_route("/ipfs/{cid}/{path:path}", methods=["GET", "HEAD"], name="ipfs_path")
-def ipfs_content(request: Request, cid: str, blockstore: BlockstoreDep, path: str = "") -> Response:
-    """Content at ``/ipfs/{cid}[/{path}]`` (see the module docstring)."""
+@router.get("/ipfs/{cid}", name="ipfs_root")
+def ipfs_root(request: Request, cid: str, blockstore: BlockstoreDep) -> Response:
+    """Content at ``/ipfs/{cid}`` (see the module docstring); HEAD gives the same headers."""
+    return _serve(request, cid, "", blockstore)
+
+
+@router.get("/ipfs/{cid}/{path:path}", name="ipfs_path")
+def ipfs_path(request: Request, cid: str, path: str, blockstore: BlockstoreDep) -> Response:
+    """Content at ``/ipfs/{cid}/{path}`` (see the module docstring); HEAD gives the same headers."""
+    return _serve(request, cid, path, blockstore)
+
+
+router.add_api_route(
+    "/ipfs/{cid}", ipfs_root, methods=["HEAD"], name="ipfs_root_head", include_in_schema=False
+)
+router.add_api_route(
+    "/ipfs/{cid}/{path:path}",
+    ipfs_path,
+    methods=["HEAD"],
+    name="ipfs_path_head",
+    include_in_schema=False,
+)
+
+
+def _serve(request: Request, cid: str, path: str, blockstore: Blockstore) -> Response:
     root = _parse_cid(cid)
     bare_root = not path and not request.url.path.endswith("/")
     if request.headers.get("service-worker") == "script" and bare_root:
