@@ -535,3 +535,15 @@ def test_the_openapi_document_lists_the_gateway_once_per_path(site: Site) -> Non
     params = {p["name"] for p in schema["paths"]["/ipfs/{cid}"]["get"]["parameters"]}
     assert params == {"cid"}  # no stray ?path= query parameter
     assert get(site, f"/ipfs/{HELLO_V0}?path=anything").content == HELLO
+
+
+def test_an_index_html_folder_is_listed_not_served() -> None:
+    store = MemoryBlockstore()
+    root = import_tree(
+        {"index.html/inner.txt": b"x", "a.txt": b"a"}, profile=CID_VERSION_1, blockstore=store
+    ).cid
+    with serve(gateway_app(store)) as base:
+        r = httpx.get(f"{base}/ipfs/{root}/")
+        assert r.status_code == 200
+        assert r.headers["content-type"] == "text/html; charset=utf-8"
+        assert "a.txt" in r.text and r.headers["etag"].startswith('"DirIndex-')

@@ -45,6 +45,7 @@ from ..ipfs.errors import (
     ContentNotFound,
     InvalidGatewayRequest,
     NotAcceptable,
+    NotAFileError,
     NotCached,
     PathResolutionError,
     RangeNotSatisfiable,
@@ -523,8 +524,8 @@ def _directory_response(
     if index is not None and not want.json:
         try:
             return _file_response(request, trail, index, "index.html", blockstore)
-        except ValueError:
-            pass  # index.html is not a file: list the folder instead
+        except NotAFileError:
+            pass  # index.html is a folder (or a symlink): list the folder instead
     if want.json:
         headers = _ipfs_headers(
             request, trail, f'"DirIndexJSON-{DIR_INDEX_VERSION}_CID-{trail.cid}"'
