@@ -332,3 +332,21 @@ def test_repeated_leaves_come_in_a_dups_car_or_as_raw_blocks(world: World) -> No
     car, raw = report.attempts
     assert (car.mode, car.outcome, raw.mode, raw.outcome) == ("car", "ok", "raw", "ok")
     assert (car.blocks, raw.blocks) == (4, 10)
+
+
+def test_an_unreachable_gateway_is_skipped(world: World) -> None:
+    report = FetchReport()
+
+    async def go() -> bytes:
+        async with httpx.AsyncClient() as client:
+            gateways = ["http://127.0.0.1:9", f"{world.base}/good"]
+            return await fetch_bytes(
+                world.root, gateways=gateways, client=client, limits=FAST, report=report
+            )
+
+    assert run(go()) == DATA
+    assert [(a.mode, a.outcome) for a in report.attempts] == [
+        ("car", "transport"),
+        ("raw", "transport"),
+        ("car", "ok"),
+    ]
