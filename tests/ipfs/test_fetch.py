@@ -112,6 +112,10 @@ def bad_gateways(world_store: MemoryBlockstore, other: CID) -> FastAPI:
             return Response(_car(root, junk[:3] + mixed), media_type=CAR_TYPE)
         if mode == "endless":
             return StreamingResponse(_endless_car(root), media_type=CAR_TYPE)
+        if mode == "shuffled":  # order=unk: any order is allowed
+            random.Random(1).shuffle(blocks)
+            car = _car(root, blocks)
+            return Response(car, media_type="application/vnd.ipld.car; version=1; order=unk")
         if mode == "stallbody":
             return StreamingResponse(
                 _then_stall(_car(root, blocks[:2]), request), media_type=CAR_TYPE
@@ -350,3 +354,9 @@ def test_an_unreachable_gateway_is_skipped(world: World) -> None:
         ("raw", "transport"),
         ("car", "ok"),
     ]
+
+
+def test_blocks_in_any_order_are_held_until_needed(world: World) -> None:
+    data, report = run(_fetch(world, ["shuffled"]))
+    assert data == DATA
+    assert [(a.mode, a.outcome) for a in report.attempts] == [("car", "ok")]
