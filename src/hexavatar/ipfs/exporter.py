@@ -10,7 +10,8 @@ implementation exists. Rules:
   per tree level). A byte range skips whole subtrees using ``blocksizes``. Sizes are checked on
   the way: a node's data plus its ``blocksizes`` must equal its ``filesize`` and each child must
   be exactly as long as its parent says, so a hostile DAG cannot yield more or fewer bytes than
-  its root announces.
+  its root announces; children of size 0 add no bytes and are not walked (a DAG of empty
+  subtrees linked many times over cannot make a read endless).
 - :func:`walk_dag` yields the blocks of a DAG in Kubo's ``ipfs dag export`` order (depth-first,
   links in order, each block once, identity blocks skipped), for the gateway's ``dag-scope``
   values ``all``, ``entity`` (a whole file or range of it, a directory's own blocks) and
