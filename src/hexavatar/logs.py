@@ -58,7 +58,10 @@ _REDACTIONS: tuple[tuple[re.Pattern[str], str], ...] = (
     ),
 )
 # Attributes every LogRecord has; anything else was passed with ``extra=`` and is logged.
-_STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "request_id"}
+_STANDARD = set(logging.makeLogRecord({}).__dict__) | {
+    "message", "asctime", "request_id", "color_message",  # uvicorn's ANSI copy of the message
+}  # fmt: skip
+_QUIET = ("alembic.runtime.plugins",)  # one line per plugin at every start: noise
 
 
 def current_request_id() -> str | None:
@@ -122,6 +125,8 @@ def configure_logging(*, level: str = "info", fmt: LogFormat = "json") -> None:
         logging.getLogger(name).handlers.clear()
         logging.getLogger(name).propagate = True
     logging.getLogger("uvicorn.access").disabled = True
+    for name in _QUIET:
+        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def _incoming_id(scope: Scope) -> str | None:
