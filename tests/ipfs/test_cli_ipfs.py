@@ -86,6 +86,11 @@ def test_add_refuses_bad_options_with_a_json_error(cli: typer.Typer, hello: Path
     assert error["message"].startswith("expected a profile name")
     result = invoke(cli, "ipfs", "add", "--cid-version", "2", str(hello))
     assert result.exit_code == 2
+    result = invoke(
+        cli, "ipfs", "add", "--json", "--profile", "cid-version-1", "--cid-version", "0", str(hello)
+    )
+    assert result.exit_code == 1
+    assert "contradicts" in json.loads(result.stdout)["error"]["message"]
     result = invoke(cli, "ipfs", "add", "--json", str(hello.parent / "missing.txt"))
     assert json.loads(result.stdout)["error"]["code"] == "unreadable_file"
 

@@ -19,10 +19,15 @@ import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Annotated, Any, NoReturn
+from typing import IO, TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
+
+if TYPE_CHECKING:
+    from ..ipfs.blockstore import FilesystemBlockstore
+    from ..ipfs.fetch import FetchLimits, FetchReport
+    from ..ipfs.profiles import ImportProfile
 
 __all__ = ["car_app", "ipfs_app"]
 
@@ -55,7 +60,7 @@ def _data_dir() -> Path:
     return load_settings().data_dir
 
 
-def _blockstore() -> Any:
+def _blockstore() -> FilesystemBlockstore:
     from ..ipfs.blockstore import FilesystemBlockstore
 
     return FilesystemBlockstore(_data_dir() / "blocks")
@@ -89,13 +94,14 @@ def _progress(total: int, label: str) -> Iterator[Callable[[int], None] | None]:
 # --- ipfs add / cat / get -----------------------------------------------------------------
 
 
-def _profile(name: str | None, cid_version: int | None) -> Any:
+def _profile(name: str | None, cid_version: int | None) -> ImportProfile:
+    from ..ipfs.errors import ImporterError
     from ..ipfs.profiles import CID_VERSION_1, UNIXFS_V0_2015, get_profile
 
     if name is not None:
         profile = get_profile(name)
         if cid_version is not None and cid_version != profile.cid_version:
-            raise typer.BadParameter(
+            raise ImporterError(
                 f"--cid-version {cid_version} contradicts --profile {name} "
                 f"(CIDv{profile.cid_version})"
             )
@@ -233,7 +239,12 @@ def get_cmd(
 
 
 async def _fetch_to(
-    cid: str, path: str, gateways: list[str], output: Path | None, limits: Any, report: Any
+    cid: str,
+    path: str,
+    gateways: list[str],
+    output: Path | None,
+    limits: FetchLimits,
+    report: FetchReport,
 ) -> int:
     import httpx
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any, Final
 
 from .cid import CID, IDENTITY, Buffer, encode_varint, verify_block
-from .errors import CarError, CidError, IpfsError, quote
+from .errors import CarBlockMismatch, CarError, CidError, IpfsError, quote
 
 if TYPE_CHECKING:
     from .blockstore import Blockstore
@@ -396,7 +396,9 @@ class CarDecoder:
         try:
             verify_block(cid, data)
         except IpfsError as exc:
-            raise CarError(f"expected the block at byte {where} to match {cid}: {exc}") from None
+            raise CarBlockMismatch(
+                f"expected the block at byte {where} to match {cid}: {exc}"
+            ) from None
         self._missing_roots.discard(cid.multihash)
         self.block_count += 1
         return CarBlock(cid, data)

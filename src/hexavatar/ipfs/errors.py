@@ -206,3 +206,12 @@ class PinningError(IpfsError, ConnectionError):
 
 
 __all__ += ["PinningError"]
+
+
+class CarBlockMismatch(CarError):
+    """A CAR section's block does not hash to the CID in front of it (tampered or corrupt)."""
+
+    code = "invalid_car"
+
+
+__all__ += ["CarBlockMismatch"]

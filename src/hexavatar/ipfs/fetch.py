@@ -32,7 +32,7 @@ import httpx
 from .blockstore import Blockstore, MemoryBlockstore
 from .car import DEFAULT_MAX_SECTION_SIZE, CarDecoder
 from .cid import CID, IDENTITY, verify_block
-from .errors import CarError, FetchError, IpfsError, UnixFSError, quote
+from .errors import CarBlockMismatch, CarError, FetchError, IpfsError, UnixFSError, quote
 from .exporter import MAX_FILE_DEPTH, decode_file_node, resolve_trail
 
 if TYPE_CHECKING:
@@ -314,7 +314,7 @@ class _Source:
         except _Failed as failure:
             await self._record(attempt, failure)
         except CarError as exc:
-            outcome: Outcome = "tampered" if "to match" in str(exc) else "malformed"
+            outcome: Outcome = "tampered" if isinstance(exc, CarBlockMismatch) else "malformed"
             await self._record(attempt, _Failed(outcome, str(exc)))
         except TimeoutError:
             wait = self.limits.request_timeout
