@@ -10,6 +10,8 @@ from dataclasses import dataclass, replace
 
 import httpx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from hexavatar.ipfs.blockstore import MemoryBlockstore
 from hexavatar.ipfs.car import CarReader
@@ -547,3 +549,17 @@ def test_an_index_html_folder_is_listed_not_served() -> None:
         assert r.status_code == 200
         assert r.headers["content-type"] == "text/html; charset=utf-8"
         assert "a.txt" in r.text and r.headers["etag"].startswith('"DirIndex-')
+
+
+@settings(max_examples=40, deadline=None)
+@given(first=st.integers(0, len(BIG) + 10), span=st.one_of(st.none(), st.integers(0, 600_000)))
+def test_any_single_range_is_the_slice_or_416(site: Site, first: int, span: int | None) -> None:
+    header = f"bytes={first}-" + ("" if span is None else str(first + span))
+    r = get(site, f"/ipfs/{site.big}", headers={"Range": header})
+    if first >= len(BIG):
+        assert r.status_code == 416
+        return
+    last = len(BIG) - 1 if span is None else min(first + span, len(BIG) - 1)
+    assert r.status_code == 206
+    assert r.content == BIG[first : last + 1]
+    assert r.headers["content-range"] == f"bytes {first}-{last}/{len(BIG)}"
