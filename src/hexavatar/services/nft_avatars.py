@@ -187,7 +187,7 @@ class NftAvatars:
     def _raster(self, data: bytes) -> bytes:
         """Raster bytes for the media pipeline; an SVG is rasterised safely first."""
         if sniff_format(data[:64]) is None and _looks_like_svg(data):
-            from ..media import rasterise_svg  # type: ignore[attr-defined]
+            from ..media import rasterise_svg
 
             return bytes(rasterise_svg(data, size=512))
         return data
@@ -300,8 +300,13 @@ class NftAvatars:
         ``depth`` confirmations below the head); drop those whose token left the user's
         linked wallets."""
         with self._factory() as s:
-            rows = s.scalars(select(NftAvatar).where(NftAvatar.status == "active")).all()
-        by_chain: dict[int, list[NftAvatar]] = {}
+            rows = s.execute(
+                select(
+                    NftAvatar.id, NftAvatar.user_id, NftAvatar.chain_id, NftAvatar.contract,
+                    NftAvatar.token_id, NftAvatar.standard,
+                ).where(NftAvatar.status == "active")
+            ).all()  # fmt: skip
+        by_chain: dict[int, list[Any]] = {}
         for r in rows:
             if chain_id is None or r.chain_id == chain_id:
                 by_chain.setdefault(r.chain_id, []).append(r)
@@ -327,7 +332,7 @@ class NftAvatars:
         return found
 
     def _reverify_group(
-        self, w3: Web3, group: list[NftAvatar], *, block: int, batch_size: int
+        self, w3: Web3, group: list[Any], *, block: int, batch_size: int
     ) -> list[str]:
         erc721 = [r for r in group if r.standard == "erc721"]
         owners = batch_owner_of(
@@ -411,7 +416,7 @@ class NftAvatars:
             self._drop_where(avatar_id=active.id, reason=f"{e} at block {block}", block=block)
 
 
-def _safe_balance(w3: Web3, r: NftAvatar, wallet: str, block: int) -> int:
+def _safe_balance(w3: Web3, r: Any, wallet: str, block: int) -> int:
     try:
         return balance_of(w3, r.contract, wallet, int(r.token_id), block=block)
     except ChainError:
