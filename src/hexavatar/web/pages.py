@@ -28,6 +28,7 @@ from urllib.parse import quote, urlsplit
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from starlette.concurrency import run_in_threadpool
 from starlette.routing import NoMatchFound
 
@@ -78,7 +79,11 @@ _MINT_STEPS = ("received", "content_imported", "signed", "sent", "confirmed")
 
 @cache
 def _templates() -> Jinja2Templates:
-    return Jinja2Templates(directory=Path(__file__).parent / "templates")
+    """Autoescaped; a name a template uses but a route did not pass is an error, not ''."""
+    loader = FileSystemLoader(Path(__file__).parent / "templates")
+    return Jinja2Templates(
+        env=Environment(loader=loader, autoescape=True, undefined=StrictUndefined)
+    )
 
 
 def csrf_token(basis: str) -> str:
@@ -112,6 +117,7 @@ def _page(
     basis = request.cookies.get(SESSION_COOKIE) or request.cookies.get(_PRESESSION_COOKIE)
     fresh = None if basis else secrets.token_urlsafe(32)
     flash = _FLASHES.get(request.cookies.get(_FLASH_COOKIE, ""))
+    context.setdefault("error", "")
     context.update(
         user=user, csrf=csrf_token(basis or fresh or ""), flash=flash, version=__version__
     )
@@ -395,7 +401,8 @@ def _mint_form(
     error: str = "",
 ) -> Response:
     wallets = services.wallets.addresses(user.id)
-    values = {"to": wallets[0] if wallets else "", **values}
+    blank = dict.fromkeys(("name", "description", "attributes"), "")
+    values = {**blank, "to": wallets[0] if wallets else "", **values}
     values.setdefault("key", str(uuid.uuid4()))  # one key per form: a re-post mints once
     return _page(
         request, services, "mint.html", user=user, values=values, wallets=wallets,
