@@ -84,6 +84,18 @@ def test_preserve_aspect_ratio_inside_the_viewport_is_honoured() -> None:
     assert image.getpixel((32, 40)) == CLEAR
 
 
+@pytest.mark.parametrize(
+    ("viewbox", "size"),
+    [("0 0 2230.3645903655065 2593.7043113360082", 7), ("0 0 4334 4436.122382805502", 21)],
+)
+def test_fit_stays_inside_the_square_where_resvg_rounds_up(viewbox: str, size: int) -> None:
+    # Given both sides, resvg returns 7x9 and 21x22 for these; the other side is re-fitted.
+    body = '<rect width="100%" height="100%" fill="red"/>'
+    image = render(svg(body, f'viewBox="{viewbox}"'), size=size)
+    assert image.getpixel((size // 2, 0)) == RED
+    assert image.getpixel((size // 2, size - 1)) == RED
+
+
 @pytest.mark.parametrize("size", [1, 17, 512])
 def test_output_is_size_by_size(size: int) -> None:
     image = render(svg('<rect width="10" height="10" fill="red"/>'), size=size)
@@ -364,8 +376,11 @@ def test_limits_are_frozen_and_validated() -> None:
         limits.timeout = 1.0  # type: ignore[misc]
     with pytest.raises(ValueError, match="max_elements"):
         SvgLimits(max_elements=0)
-    with pytest.raises(ValueError, match="timeout > 0"):
-        SvgLimits(timeout=0)
+    for timeout in (0.0, -1.0, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="timeout must be a positive number"):
+            SvgLimits(timeout=timeout)
+    with pytest.raises(ValueError, match="max_image_pixels"):
+        SvgLimits(max_image_pixels=0)
     with pytest.raises(ValueError, match="64 MiB"):
         SvgLimits(max_memory=1024)
 

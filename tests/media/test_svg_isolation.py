@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from hexavatar.media import MediaError, SvgLimits, SvgRejected, SvgTimeout, rasterise_svg
+from hexavatar.media import svg as svg_module
 from hexavatar.media.svg import _render_in_child, _sanitise
 
 SVG_OPEN = (
@@ -161,6 +162,14 @@ def test_huge_declared_canvas_is_rendered_at_the_requested_size() -> None:
     )
     png = rasterise_svg(data, size=64)
     assert Image.open(io.BytesIO(png)).getpixel((32, 32)) == (255, 0, 0, 255)
+
+
+def test_a_child_that_cannot_start_is_a_server_fault_not_a_media_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(svg_module, "_CHILD_CODE", "import resvg_py_is_not_installed")
+    with pytest.raises(RuntimeError, match=r"(?s)could not start: .*resvg_py_is_not_installed"):
+        rasterise_svg((SVG_OPEN + "</svg>").encode(), size=16)
 
 
 def test_renderer_errors_are_svg_rejected() -> None:

@@ -45,8 +45,10 @@ import io
 import math
 import re
 import signal
+import struct
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NoReturn
@@ -79,14 +81,15 @@ _URL_FUNCTION = re.compile(r"url\(", re.I)
 _WHITESPACE = re.compile(r"\s+")
 _QUOTE_LIMIT = 60
 
-# Exit codes of the child (besides 0); a signal gives a negative return code.
+# Exit codes of the child besides 0; 1 is Python's own for an exception outside the render (the
+# child could not start), and a signal gives a negative return code.
+_EXIT_COULD_NOT_START = 1
 _EXIT_REFUSED = 65
 _EXIT_NO_MEMORY = 70
 _CHILD_CODE = (
     "import sys; sys.path.insert(0, sys.argv[1]); "
     "from hexavatar.media.svg import _child_main; _child_main()"
 )
-_PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,14 +111,19 @@ class SvgLimits:
     max_memory: int = 1024 * 1024 * 1024
 
     def __post_init__(self) -> None:
-        for name in ("max_bytes", "max_elements", "max_depth", "max_image_bytes"):
+        for name in (
+            "max_bytes",
+            "max_elements",
+            "max_depth",
+            "max_image_bytes",
+            "max_image_pixels",
+        ):
             if getattr(self, name) < 1:
                 raise ValueError(f"SvgLimits.{name} must be at least 1, got {getattr(self, name)}")
-        if self.max_image_pixels < 1 or not self.timeout > 0 or self.max_memory < 64 * 2**20:
-            raise ValueError(
-                "SvgLimits needs max_image_pixels >= 1, timeout > 0 and max_memory >= 64 MiB, "
-                f"got {self.max_image_pixels}, {self.timeout!r}, {self.max_memory}"
-            )
+        if not (math.isfinite(self.timeout) and self.timeout > 0):
+            raise ValueError(f"SvgLimits.timeout must be a positive number, got {self.timeout!r}")
+        if self.max_memory < 64 * 2**20:
+            raise ValueError(f"SvgLimits.max_memory must be at least 64 MiB, got {self.max_memory}")
 
 
 def rasterise_svg(data: bytes, *, size: int, limits: SvgLimits = SvgLimits()) -> bytes:
@@ -330,7 +338,8 @@ def _quote(text: str) -> str:
 def _render_in_child(svg: bytes, *, size: int, limits: SvgLimits) -> bytes:
     """Render already vetted ``svg`` with resvg in a child process; return its PNG."""
     cpu_seconds = math.ceil(limits.timeout) + 1
-    command = [sys.executable, "-I", "-c", _CHILD_CODE, _PACKAGE_ROOT]
+    package_root = str(Path(__file__).resolve().parents[2])  # the child runs this same code
+    command = [sys.executable, "-I", "-c", _CHILD_CODE, package_root]
     command += [str(size), str(limits.max_memory), str(cpu_seconds)]
     try:
         done = subprocess.run(
@@ -342,6 +351,9 @@ def _render_in_child(svg: bytes, *, size: int, limits: SvgLimits) -> bytes:
         ) from None
     if done.returncode == 0:
         return done.stdout
+    if done.returncode == _EXIT_COULD_NOT_START:  # a fault of this server, not of the SVG
+        stderr = done.stderr.decode("utf-8", "replace").strip()[-500:]
+        raise RuntimeError(f"the SVG renderer process could not start: {stderr}")
     raise _child_failure(done.returncode, done.stderr, limits=limits)
 
 
@@ -356,7 +368,7 @@ def _child_failure(returncode: int, stderr: bytes, *, limits: SvgLimits) -> Medi
         )
     if returncode == _EXIT_REFUSED:
         return SvgRejected(f"the renderer refused the SVG: {_quote(reason)}")
-    return SvgRejected(f"the renderer failed with exit status {returncode}: {_quote(reason)}")
+    return SvgRejected(f"the renderer stopped with status {returncode}: {_quote(reason)}")
 
 
 def _fit(png: bytes, *, size: int) -> bytes:
@@ -376,11 +388,11 @@ def _child_main() -> None:
     """The child: limit resources, read vetted SVG on stdin, write the PNG on stdout."""
     size, max_memory, cpu_seconds = (int(arg) for arg in sys.argv[2:5])
     _limit_resources(max_memory=max_memory, cpu_seconds=cpu_seconds)
+    from resvg_py import svg_to_bytes
+
     svg = sys.stdin.buffer.read().decode("utf-8")
     try:
-        import resvg_py
-
-        png = resvg_py.svg_to_bytes(svg_string=svg, width=size, height=size)
+        png = _render_fitted(svg_to_bytes, svg, size=size)
     except MemoryError:
         sys.exit(_EXIT_NO_MEMORY)
     except BaseException as exc:  # ValueError for bad SVG, PanicException for a Rust panic
@@ -388,6 +400,18 @@ def _child_main() -> None:
         sys.exit(_EXIT_REFUSED)
     sys.stdout.buffer.write(png)
     sys.stdout.flush()
+
+
+def _render_fitted(render: Callable[..., bytes], svg: str, *, size: int) -> bytes:
+    """Render inside ``size`` x ``size``. Given both sides, resvg can round the other side up
+    past the box (a 2230x2594 viewBox at 7 px gives 7x9), so then fit on that side alone."""
+    png = render(svg_string=svg, width=size, height=size)
+    width, height = struct.unpack(">II", png[16:24])  # the PNG's IHDR
+    if height > size:
+        return render(svg_string=svg, height=size)
+    if width > size:
+        return render(svg_string=svg, width=size)
+    return png
 
 
 def _limit_resources(*, max_memory: int, cpu_seconds: int) -> None:
