@@ -344,3 +344,21 @@ def test_a_gateway_serving_tampered_content_is_refused(
             assert r.status_code == 502, r.text
             assert r.json()["error"]["code"] == "fetch_failed"
             assert client.get("/api/v1/users/alice").json()["avatar"] is None
+
+
+def test_on_chain_json_with_an_svg_image(client: TestClient, dev_chain: DevChain) -> None:
+    w3 = connect(dev_chain.rpc_url)
+    token = deploy(w3, DEPLOYER_KEY, "OnChainMetadataNFT")
+    transact(w3, DEPLOYER_KEY, token.functions.mint(OWNER, 42))
+    link_wallet(client)
+    r = client.put("/api/v1/me/avatar/nft", json={"ref": f"eip155:31337/erc721:{token.address}/42"})
+    assert r.status_code == 200, r.text
+    prov = r.json()["provenance"]
+    assert prov["token_uri"].startswith("data:application/json;base64,")
+    assert prov["image_uri"].startswith("data:image/svg+xml;base64,")
+    assert not prov["metadata_verified"] and not prov["image_verified"]  # nothing to check a CID of
+    assert prov["name"] == "OnChain #42"
+    # Rasterised (never served as SVG from our origin): the fill colour #3366cc.
+    got = client.get("/u/alice/avatar?size=64", headers={"Accept": "image/png"})
+    assert got.headers["content-type"] == "image/png"
+    assert Image.open(io.BytesIO(got.content)).convert("RGB").getpixel((32, 32)) == (51, 102, 204)
