@@ -61,9 +61,10 @@ _PROVIDER = """
 """
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """Headless Debian Chromium; missing Chromium fails the run in CI and skips elsewhere."""
+    """Headless Debian Chromium; missing Chromium fails the run in CI and skips elsewhere.
+    Module-scoped: Playwright's event loop is gone before other tests run."""
     if not CHROMIUM.exists():
         message = f"Chromium is not installed at {CHROMIUM} (Debian package chromium)"
         if os.environ.get("CI"):

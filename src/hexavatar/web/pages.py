@@ -444,7 +444,6 @@ def mint_result(mint_id: str, request: Request, services: ServicesDep, user: Use
         return _refused(request, services, user, e)
     return _page(
         request, services, "mint_result.html", user=user, mint=view,
-        status=502 if view.status == "failed" else 200,
         steps=_steps(view), final=view.status in TERMINAL,
         image_link=_ipfs_path(request, _cid(view.image_uri)),
         metadata_link=_ipfs_path(request, _cid(view.metadata_uri)),
