@@ -270,3 +270,20 @@ def _check_page(client: TestClient, path: str) -> None:
     assert 'name="viewport"' in r.text, path
     for form in page.forms:
         assert form.get("method") == "post", (path, form)
+
+
+def test_pictures_on_a_public_object_store_keep_their_host(tmp_path: Path) -> None:
+    settings = load_settings(
+        data_dir=str(tmp_path / "data"), public_url="http://testserver", nft_enabled=False,
+        object_public_base_url="https://cdn.example/avatars",
+    )  # fmt: skip
+    with TestClient(create_app(settings), follow_redirects=False) as client:
+        sign_up(client)
+        upload(client, jpeg_bytes())
+        r = client.get("/@alice")
+        avatar = next(i for i in Page(r.text).images if "avatar" in str(i.get("class")))
+        assert str(avatar["src"]).startswith("https://cdn.example/avatars/a/")
+        assert (
+            "img-src 'self' data: blob: https://cdn.example;"
+            in (r.headers["content-security-policy"])
+        )

@@ -158,10 +158,10 @@ def _status(error: Exception) -> int:
     return STATUS_BY_CODE.get(str(getattr(error, "code", "")), 400)
 
 
-def _local_path(url: str) -> str:
-    """A URL of our own origin as a path (pages work on whatever host serves them)."""
-    parts = urlsplit(url)
-    return parts.path if parts.scheme in ("http", "https") and parts.path.startswith("/a/") else url
+def _local_path(url: str, *, own: str) -> str:
+    """A URL under this service's public URL ``own`` as a path, so the page works on whatever
+    host serves it; a URL elsewhere (an object store's public URL) as it is."""
+    return url[len(own) :] if url.startswith(own + "/") else url
 
 
 def _ipfs_path(request: Request, cid: str | None) -> str | None:
@@ -308,19 +308,21 @@ def profile(username: str, request: Request, services: ServicesDep, user: UserDe
     nft = nft if nft is not None and view is not None and nft.avatar_id == view.id else None
     return _page(
         request, services, "profile.html", user=user, owner=owner,
-        picture=_picture(view.renditions if view else {}, owner.username),
+        picture=_picture(services, view.renditions if view else {}, owner.username),
         nft=_provenance(request, nft) if nft else None,
     )  # fmt: skip
 
 
-def _picture(renditions: dict[int, str], username: str) -> dict[str, str]:
+def _picture(services: Services, renditions: dict[int, str], username: str) -> dict[str, str]:
     """``src`` and ``srcset`` for a 256 px avatar: stored renditions, else the default."""
-    if 256 in renditions:
-        srcset = f"{_local_path(renditions[256])} 1x"
-        if 512 in renditions:
-            srcset += f", {_local_path(renditions[512])} 2x"
-        return {"src": _local_path(renditions[256]), "srcset": srcset}
-    return {"src": f"/u/{quote(username)}/avatar?size=256", "srcset": ""}
+    own = services.settings.effective_public_url
+    if 256 not in renditions:
+        return {"src": f"/u/{quote(username)}/avatar?size=256", "srcset": ""}
+    src = _local_path(renditions[256], own=own)
+    srcset = f"{src} 1x"
+    if 512 in renditions:
+        srcset += f", {_local_path(renditions[512], own=own)} 2x"
+    return {"src": src, "srcset": srcset}
 
 
 def _provenance(request: Request, nft: NftAvatarView) -> dict[str, Any]:
@@ -349,7 +351,7 @@ def _settings(
     _, view = services.avatars.current(user.username)
     return _page(
         request, services, "settings.html", user=user, status=status, error=error,
-        upload=_picture(view.renditions, user.username) if view else None,
+        upload=_picture(services, view.renditions, user.username) if view else None,
         max_mib=services.settings.max_upload_bytes / (1024 * 1024),
     )  # fmt: skip
 
