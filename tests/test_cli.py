@@ -208,3 +208,19 @@ def test_nft_show_walks_the_resolution(env: dict[str, str], tmp_path: Path, dev_
         app, ["nft", "show", "eip155:31337/erc721:0xnope/1", "--json"], env=chain_env
     )
     assert bad.exit_code == 1 and not _json(bad)["ok"]
+
+
+def test_demo_tells_the_whole_story(tmp_path: Path, dev_chain: Any) -> None:
+    env = _chain_env(dev_chain, {"HEXAVATAR_DATA_DIR": str(tmp_path / "d")})
+    r = runner.invoke(app, ["demo", "--json"], env=env)
+    assert r.exit_code == 0, r.output
+    out = _json(r)
+    assert set(out) == {"upload", "mint", "transfer", "wallet", "nft_avatar", "revocation"}
+    assert set(out["upload"]["object_urls"]) == {"64", "128", "256", "512"}
+    assert out["upload"]["database_row"]["renditions"] == 8
+    assert out["mint"]["status"] == "confirmed" and out["mint"]["token_id"] >= 1
+    assert out["transfer"]["owner_on_chain"] == out["wallet"]["address"]
+    assert out["nft_avatar"]["metadata_verified"] and out["nft_avatar"]["image_verified"]
+    assert out["revocation"]["dropped"] and out["revocation"]["now_showing"] == "upload"
+    human = runner.invoke(app, ["demo"], env=env)
+    assert human.exit_code == 0 and "6. The token leaves the wallet" in human.stdout

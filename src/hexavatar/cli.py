@@ -347,6 +347,38 @@ def nft_show(
 
 
 @app.command()
+def demo(as_json: JsonOpt = False, config: ConfigOpt = None) -> None:
+    """Run the whole story on the embedded defaults and print each step's real outputs:
+    upload, mint, transfer, wallet link, NFT avatar with verification, revocation."""
+    from .demo import run_demo
+
+    def show(title: str, data: dict[str, Any]) -> None:
+        if as_json:
+            return
+        typer.echo(f"\n{title}")
+        for key, value in data.items():
+            if isinstance(value, dict):
+                typer.echo(f"  {key}:")
+                for k, v in value.items():
+                    typer.echo(f"    {k}: {v}")
+            elif isinstance(value, list):
+                typer.echo(f"  {key}:")
+                for v in value:
+                    typer.echo(f"    - {v}")
+            else:
+                text = str(value).replace("\n", "\n    | ")
+                typer.echo(f"  {key}: {text}")
+
+    services = _services(config, with_chain=True)
+    try:
+        result = run_demo(services, report=show)
+    finally:
+        services.close()
+    if as_json:
+        typer.echo(json.dumps(result, default=str, sort_keys=True))
+
+
+@app.command()
 def worker(
     once: Annotated[bool, typer.Option(help="Run one round and exit.")] = False,
     as_json: JsonOpt = False,
