@@ -1,0 +1,99 @@
+"""Browser checks around the edges: the pages work from the keyboard, the wallet page says
+what is missing without a wallet, a refused signature links nothing and says why, and a
+signed-out visitor who picks a protected page comes back to it after signing in."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.conftest import DevChain
+from tests.e2e.conftest import AnvilWallet, install_wallet, screenshot
+from tests.support.keys import dev_address
+
+pytestmark = [pytest.mark.e2e, pytest.mark.chain]
+
+PASSWORD = "correct horse battery"
+
+
+class RefusingWallet(AnvilWallet):
+    """Shares its account but refuses to sign, as a user pressing "Reject" would."""
+
+    def handle(self, source: Any, method: str, params: list[Any]) -> dict[str, Any]:
+        if method == "personal_sign":
+            self.calls.append(method)
+            return {"error": {"code": 4001, "message": "User rejected the request."}}
+        return super().handle(source, method, params)
+
+
+def _page(browser: Any, wallet: AnvilWallet | None = None) -> Page:
+    context = browser.new_context(viewport={"width": 1000, "height": 800})
+    if wallet is not None:
+        install_wallet(context, wallet)
+    page: Page = context.new_page()
+    return page
+
+
+def test_sign_up_and_out_with_the_keyboard_only(browser: Any, base_url: str) -> None:
+    page = _page(browser)
+    page.goto(f"{base_url}/signup")
+    page.keyboard.press("Tab")
+    expect(page.get_by_role("link", name="Skip to content")).to_be_focused()
+    page.keyboard.press("Enter")
+    for _ in range(10):  # from the main region, Tab reaches the form's first field
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.id") == "username":
+            break
+    expect(page.get_by_label("Username")).to_be_focused()
+    page.keyboard.type("keyboard_kim")
+    page.keyboard.press("Tab")
+    expect(page.get_by_label("Password")).to_be_focused()
+    page.keyboard.type(PASSWORD)
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"{base_url}/settings")
+    sign_out = page.get_by_role("button", name="Sign out")
+    sign_out.focus()
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"{base_url}/")
+    expect(page.get_by_role("status")).to_have_text("You are signed out.")
+
+
+def test_without_a_wallet_the_page_says_so(browser: Any, base_url: str) -> None:
+    page = _page(browser)
+    page.goto(f"{base_url}/signup")
+    page.get_by_label("Username").fill("nowallet")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Create account").click()
+    page.wait_for_url(f"{base_url}/settings")
+    page.get_by_role("button", name="Sign out").click()
+    page.wait_for_url(f"{base_url}/")
+    page.goto(f"{base_url}/wallets")
+    page.wait_for_url(f"{base_url}/login?next=/wallets")
+    page.get_by_label("Username").fill("nowallet")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(f"{base_url}/wallets")  # back where the visitor wanted to go
+    expect(page.locator("#wallet-status")).to_contain_text("No Ethereum wallet was found")
+    expect(page.get_by_role("button", name="Connect wallet")).to_be_hidden()
+    screenshot(page, "20-wallets-no-wallet")
+
+
+def test_a_refused_signature_links_nothing(
+    browser: Any, base_url: str, dev_chain: DevChain
+) -> None:
+    wallet = RefusingWallet(dev_chain.rpc_url, dev_address(5))
+    page = _page(browser, wallet)
+    page.goto(f"{base_url}/signup")
+    page.get_by_label("Username").fill("refuser")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Create account").click()
+    page.wait_for_url(f"{base_url}/settings")
+    page.goto(f"{base_url}/wallets")
+    page.get_by_role("button", name="Connect wallet").click()
+    expect(page.get_by_role("alert")).to_have_text("Not linked: User rejected the request.")
+    expect(page.get_by_role("button", name="Connect wallet")).to_be_enabled()
+    expect(page.get_by_text("No wallet is linked yet.")).to_be_visible()
+    screenshot(page, "21-wallets-refused")
+    assert wallet.calls[-1] == "personal_sign"
