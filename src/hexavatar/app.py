@@ -25,7 +25,7 @@ from .services.accounts import Accounts, LoginLimits
 from .services.avatars import Avatars
 from .services.chainlink import chain_reader, open_chain, unsafe_allow_policy
 from .services.errors import ServiceError
-from .services.ipfs_content import ContentReader
+from .services.ipfs_content import ContentReader, kubo_pinner
 from .services.minting import Minting
 from .services.nft_avatars import NftAvatars
 from .services.wallets import Wallets
@@ -91,6 +91,7 @@ def build_services(
         confirmations=settings.chain_confirmations,
         timeout=settings.chain_timeout_seconds,
         limits=limits,
+        pin=kubo_pinner(settings.kubo_rpc_url, blockstore) if settings.kubo_rpc_url else None,
     )
     chain_ids = set(settings.chains) | ({chain.chain_id} if chain is not None else set())
     wallets = Wallets(

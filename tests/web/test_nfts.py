@@ -192,3 +192,47 @@ def test_mint_needs_sign_in(nft_settings: Settings) -> None:
 def test_unknown_mint_is_404(client: TestClient) -> None:
     r = client.get("/api/v1/nfts/nope")
     assert r.status_code == 404 and r.json()["error"]["code"] == "mint_not_found"
+
+
+def test_minted_blocks_are_pushed_to_kubo_and_pinned(
+    storage_config: dict[str, str], dev_chain: DevChain
+) -> None:
+    """With a Kubo RPC endpoint configured, the exact blocks go there and their roots are
+    pinned. (No Kubo daemon can be installed here: a local server speaking Kubo's RPC for
+    dag/import, pin/ls and version stands in; see tests/ipfs/test_pinning.py.)"""
+    from tests.ipfs.test_gateway_support import serve
+    from tests.ipfs.test_pinning import FakeKubo
+
+    kubo = FakeKubo()
+    with serve(kubo.app()) as url:
+        settings = load_settings(
+            **storage_config, **dev_chain.settings(), public_url="http://testserver",
+            kubo_rpc_url=url,
+        )  # fmt: skip
+        with TestClient(create_app(settings)) as client:
+            signup(client)
+            image = png("pink")
+            r = mint(client, image=image, to=ALICE)
+            assert r.status_code == 201, r.text
+    meta = CID.decode(r.json()["metadata_uri"].removeprefix("ipfs://"))
+    img = CID.decode(r.json()["image_uri"].removeprefix("ipfs://"))
+    assert {meta.multihash, img.multihash} <= kubo.pins
+    assert kubo.blocks.get(img) == image
+
+
+def test_kubo_down_fails_the_mint_visibly_and_keeps_it(
+    storage_config: dict[str, str], dev_chain: DevChain
+) -> None:
+    from tests.support.services import free_port
+
+    settings = load_settings(
+        **storage_config, **dev_chain.settings(), public_url="http://testserver",
+        kubo_rpc_url=f"http://127.0.0.1:{free_port()}",
+    )  # fmt: skip
+    with TestClient(create_app(settings)) as client:
+        signup(client)
+        r = mint(client, to=ALICE, key="kubo-down")
+        assert r.status_code == 503 and r.json()["error"]["code"] == "chain_unavailable"
+        mints = client.get("/api/v1/me/mints").json()
+        assert len(mints) == 1 and mints[0]["status"] == "received"
+        assert mints[0]["error"]["code"] == "pinning_failed"

@@ -6,17 +6,19 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+import anyio
 import httpx
 
 from ..ipfs import CID
 from ..ipfs.blockstore import Blockstore, resolve_path
-from ..ipfs.errors import BlockNotFound, IpfsError
+from ..ipfs.errors import BlockNotFound, IpfsError, PinningError
 from ..ipfs.exporter import cat
 from ..ipfs.fetch import FetchLimits, FetchReport, fetch_bytes
+from ..ipfs.pinning import KuboRpc
 from ..resolve.errors import FetchError, FetchTooLargeError
 from ..resolve.http import AddressPolicy, GuardedTransport
 
-__all__ = ["ContentReader"]
+__all__ = ["ContentReader", "kubo_pinner"]
 
 
 class ContentReader:
@@ -73,3 +75,19 @@ class ContentReader:
             finally:
                 if self._on_report is not None:
                     self._on_report(report)
+
+
+def kubo_pinner(
+    url: str, blockstore: Blockstore, *, timeout: float = 60.0
+) -> Callable[[CID], None]:
+    """A function that pushes the DAG under a CID to the Kubo node at ``url`` (``dag/import``
+    of a CAR made from our blockstore, pinning its root) and checks that Kubo pinned it."""
+
+    async def push(root: CID) -> None:
+        async with httpx.AsyncClient(timeout=timeout, trust_env=False) as client:
+            kubo = KuboRpc(url, client=client)
+            await kubo.import_car(root, blockstore=blockstore, pin=True)
+            if not await kubo.is_pinned(root):
+                raise PinningError(f"expected Kubo at {url} to have pinned {root}, it has not")
+
+    return lambda root: anyio.run(push, root)

@@ -34,6 +34,7 @@ from ..chain.errors import ChainError, ChainUnavailable, ReceiptTimeout, Transac
 from ..chain.minter import CODEC_DAG_PB, CODEC_RAW
 from ..ipfs import CID
 from ..ipfs.blockstore import Blockstore
+from ..ipfs.errors import IpfsError
 from ..ipfs.importer import import_bytes
 from ..ipfs.profiles import CID_VERSION_1
 from ..media import ImageLimits, process_image
@@ -210,8 +211,10 @@ class Minting:
         confirmations: int = 1,
         timeout: float = 60.0,
         limits: ImageLimits = ImageLimits(),
+        pin: Callable[[CID], None] | None = None,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
+        self._pin = pin
         self._factory = factory
         self._blocks = blockstore
         self._chain = chain
@@ -342,6 +345,13 @@ class Minting:
             attributes=row.attributes,
         )
         meta = import_bytes(doc, profile=CID_VERSION_1, blockstore=self._blocks)
+        if self._pin is not None:  # push the exact blocks to Kubo and check the pinned roots
+            try:
+                self._pin(CID.decode(row.image_cid))
+                self._pin(meta.cid)
+            except IpfsError as e:
+                self._note_error(row.id, "pinning_failed", str(e))
+                raise MintUnavailable(f"{e} (mint {row.id} is saved and will be retried)") from e
         self._set(row.id, expect="received", status="content_imported", metadata_cid=str(meta.cid))
         return True
 
