@@ -316,9 +316,12 @@ class Minting:
             try:
                 if not step(row):
                     return self.get(mint_id)
-            except ChainUnavailable as e:
-                self._note_error(mint_id, e.code, str(e))
-                raise MintUnavailable(f"{e} (mint {mint_id} is saved and will be retried)") from e
+            except (ChainUnavailable, OSError) as e:  # web3 raises requests' OSErrors as they come
+                message = str(e) if isinstance(e, ChainUnavailable) else f"node unreachable: {e}"
+                self._note_error(mint_id, "chain_unavailable", message[:500])
+                raise MintUnavailable(
+                    f"the chain is unavailable; mint {mint_id} is saved and will be retried"
+                ) from e
         return self.get(mint_id)
 
     def _set(self, mint_id: str, *, expect: str | None = None, **values: Any) -> bool:
