@@ -21,20 +21,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from hexavatar.chain.contract import deploy, install_multicall3  # noqa: E402
-from hexavatar.chain.devnode import DEV_PRIVATE_KEYS, DevNode  # noqa: E402
-from hexavatar.chain.minter import CODEC_RAW, Minter, suggest_fees  # noqa: E402
-from hexavatar.chain.rpc import connect  # noqa: E402
-from hexavatar.chain.signer import Signer  # noqa: E402
-from hexavatar.services.avatars import Avatars  # noqa: E402
-from hexavatar.services.nft_avatars import NftAvatars  # noqa: E402
-from hexavatar.services.wallets import Wallets  # noqa: E402
-from hexavatar.storage.db import make_engine, make_session_factory  # noqa: E402
-from hexavatar.storage.migrate import upgrade  # noqa: E402
-from hexavatar.storage.models import Avatar, NftAvatar, User, Wallet  # noqa: E402
-from hexavatar.storage.objects import LocalObjectStore  # noqa: E402
+from hexavatar.chain.contract import deploy, install_multicall3
+from hexavatar.chain.devnode import DEV_PRIVATE_KEYS, DevNode
+from hexavatar.chain.minter import CODEC_RAW, Minter, suggest_fees
+from hexavatar.chain.rpc import connect
+from hexavatar.chain.signer import Signer
+from hexavatar.services.avatars import Avatars
+from hexavatar.services.nft_avatars import NftAvatars
+from hexavatar.services.wallets import Wallets
+from hexavatar.storage.db import make_engine, make_session_factory
+from hexavatar.storage.migrate import upgrade
+from hexavatar.storage.models import Avatar, NftAvatar, User, Wallet
+from hexavatar.storage.objects import LocalObjectStore
 
 
 class _Counter:
@@ -164,12 +162,10 @@ def main() -> None:
 
     ratio = single_s / batched_s
     print(f"tokens:              {n}")
-    print(
-        f"multicall reverify:  {batched_s:8.2f} s  {batched_rpc:6d} RPC requests (batch {args.batch}, incl. DB work)"
-    )
-    print(
-        f"one call per token:  {single_s:8.2f} s  {single_rpc:6d} RPC requests (bare eth_call ownerOf)"
-    )
+    print(f"multicall reverify:  {batched_s:8.2f} s  {batched_rpc:6d} RPC requests", end="")
+    print(f" (batch {args.batch}, incl. DB work)")
+    print(f"one call per token:  {single_s:8.2f} s  {single_rpc:6d} RPC requests", end="")
+    print(" (bare eth_call ownerOf)")
     print(f"speed-up: {ratio:.1f}x (target >= 20x), RPC requests {batched_rpc} (target <= 10)")
     print(json.dumps({
         "tokens": n, "batch_size": args.batch,
