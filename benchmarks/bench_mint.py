@@ -6,7 +6,8 @@ Each figure is measured after a warm-up mint (so the token counter is no longer 
 live contract). Prints ratios against the baseline and, as its last line, one JSON object.
 
 The raw chain throughput (:func:`raw_chain_mints_per_second`: build + sign + send + receipt,
-one at a time, explicit nonces) is printed too; the service-level figure is the lead's.
+one at a time, explicit nonces) is printed too, and end-to-end mints per second through the
+service layer (IPFS import, ledger, nonce lock, receipt), one at a time and 8 at once.
 
 Run: ``.venv/bin/python benchmarks/bench_mint.py [--mints N]``
 """
@@ -139,6 +140,53 @@ def raw_chain_mints_per_second(w3: Web3, minter: Minter, *, count: int) -> float
     return count / (time.perf_counter() - start)
 
 
+def service_mints_per_second(
+    w3: Web3, signer: Signer, rpc_url: str, *, count: int, workers: int
+) -> float:
+    """End-to-end mints per second through the service layer: image check, IPFS import of
+    image and metadata, ledger rows, nonce under the DB lock, sign, send, receipt. ``workers``
+    requests at a time, each with its own image, on a SQLite database."""
+    import io
+    from concurrent.futures import ThreadPoolExecutor
+
+    from PIL import Image
+
+    from hexavatar.ipfs.blockstore import FilesystemBlockstore
+    from hexavatar.services.chainlink import ChainLink
+    from hexavatar.services.minting import Minting, MintRequest
+    from hexavatar.storage.db import make_engine, make_session_factory
+    from hexavatar.storage.migrate import upgrade
+
+    contract = deploy(w3, account=signer, name="S", symbol="S")
+    link = ChainLink(w3, Minter(w3, signer=signer, contract=contract), contract, 31337, rpc_url)
+    with tempfile.TemporaryDirectory() as tmp:
+        engine = make_engine(f"sqlite:///{tmp}/bench.db")
+        upgrade(engine)
+        minting = Minting(
+            make_session_factory(engine), FilesystemBlockstore(Path(tmp) / "blocks"), link
+        )
+        images = []
+        for i in range(count):
+            buf = io.BytesIO()
+            Image.new("RGB", (64, 64), (i % 256, i // 256 % 256, 7)).save(buf, "PNG")
+            images.append(buf.getvalue())
+        to = Signer.generate().address
+
+        def one(i: int) -> None:
+            req = MintRequest.parse(
+                image=images[i], name=f"n{i}", description="bench", attributes=None, to=to,
+                idempotency_key=f"k{i}",
+            )  # fmt: skip
+            assert minting.submit(None, req).status == "confirmed"
+
+        start = time.perf_counter()
+        with ThreadPoolExecutor(workers) as pool:
+            list(pool.map(one, range(count)))
+        rate = count / (time.perf_counter() - start)
+        engine.dispose()
+    return rate
+
+
 def signing_per_second(minter: Minter, *, count: int) -> float:
     """Transaction signatures per second alone (no node)."""
     tx = {
@@ -188,6 +236,8 @@ def main(argv: list[str] | None = None) -> int:
             w3, signer=signer, contract=deploy(w3, account=signer, name="B", symbol="B")
         )
         mps = raw_chain_mints_per_second(w3, minter, count=args.mints)
+        service_1 = service_mints_per_second(w3, signer, node.rpc_url, count=args.mints, workers=1)
+        service_8 = service_mints_per_second(w3, signer, node.rpc_url, count=args.mints, workers=8)
         sps = signing_per_second(minter, count=2000)
     ecdsa = ecdsa_signing_speedup(count=300)
     result: dict[str, Any] = {"raw_codec": raw, "dag_pb_codec": dag}
@@ -208,6 +258,11 @@ def main(argv: list[str] | None = None) -> int:
     ok = result["ratio_raw_mint_new_holder"] <= TARGET_MINT_RATIO
     print(f"target mint ratio <= {TARGET_MINT_RATIO}: {'met' if ok else 'NOT met'}")
     print(f"raw chain mints/s (sign+send+receipt, sequential): {mps:.1f}")
+    print(
+        f"service mints/s end to end: {service_1:.1f} one at a time "
+        f"({service_1 / mps:.2f}x raw chain), {service_8:.1f} with 8 at once "
+        f"({service_8 / mps:.2f}x raw chain)"
+    )
     print(f"transaction signatures/s (eth-account, {signing_backend()}): {sps:.0f}")
     print(
         f"ECDSA signs/s: coincurve {ecdsa['coincurve']:.0f}, pure Python {ecdsa['native']:.0f}, "
@@ -217,6 +272,9 @@ def main(argv: list[str] | None = None) -> int:
         target_mint_ratio=TARGET_MINT_RATIO,
         target_met=ok,
         raw_chain_mints_per_second=round(mps, 1),
+        service_mints_per_second=round(service_1, 1),
+        service_mints_per_second_8_workers=round(service_8, 1),
+        service_vs_raw_ratio=round(service_1 / mps, 3),
         signatures_per_second=round(sps),
     )
     print(json.dumps(result, sort_keys=True))

@@ -235,7 +235,7 @@ class Minting:
     def submit(self, user_id: int | None, req: MintRequest) -> MintView:
         """Record the request (or find the one with this idempotency key) and advance it."""
         chain = self.chain
-        process_image(req.image, limits=self._limits)  # refuse a bad image before anything
+        process_image(req.image, limits=self._limits, sizes=(64,))  # refuse a bad image first
         mint_id = self._record(user_id, req, chain)
         return self.advance(mint_id)
 
