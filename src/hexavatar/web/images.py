@@ -85,9 +85,11 @@ async def user_avatar(
 ) -> Response:
     """The user's current picture (the smallest rendition ≥ size), or a generated default."""
     fmt = negotiate(request.headers.get("accept"))
-    served = await run_in_threadpool(
-        services.avatars.serve, username, size=size, fmt=fmt, shape=shape
-    )
+    served = services.avatars.cached(username, size=size, fmt=fmt, shape=shape)
+    if served is None:  # a miss reads the database and the store: off the event loop
+        served = await run_in_threadpool(
+            services.avatars.serve, username, size=size, fmt=fmt, shape=shape
+        )
     if services.settings.avatar_serving == "redirect" and served.url is not None:
         return RedirectResponse(
             served.url,
