@@ -11,7 +11,7 @@ from ..services.errors import Unauthenticated
 from ..storage.db import as_utc
 from .deps import SESSION_COOKIE, CurrentUser, Services, get_services, optional_user
 from .errors import ApiError
-from .multipart import read_form
+from .multipart import read_request_form
 from .schemas import AvatarOut, Credentials, ErrorOut, ProfileOut, TokenIn, TokenOut, UserOut
 
 __all__ = ["router"]
@@ -110,12 +110,7 @@ def create_token(
 )
 async def upload_avatar(request: Request, user: CurrentUser, services: ServicesDep) -> AvatarOut:
     """Upload a picture (multipart field ``file``): JPEG, PNG, WebP or GIF, up to 10 MiB."""
-    form = await read_form(
-        request.headers.get("content-type"),
-        request.headers.get("content-length"),
-        request.stream(),
-        max_file_bytes=services.settings.max_upload_bytes,
-    )
+    form = await read_request_form(request, max_file_bytes=services.settings.max_upload_bytes)
     part = form.file("file")
     if part is None:
         raise ApiError("missing_field", "multipart field 'file' with a file is required")

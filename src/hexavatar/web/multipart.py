@@ -12,8 +12,9 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 from python_multipart.multipart import MultipartParser, MultipartState, parse_options_header
+from starlette.requests import Request
 
-__all__ = ["BodyTooLarge", "FormData", "MalformedForm", "Part", "read_form"]
+__all__ = ["BodyTooLarge", "FormData", "MalformedForm", "Part", "read_form", "read_request_form"]
 
 _TEXT_FIELD_MAX = 64 * 1024
 _MAX_PARTS = 16
@@ -153,3 +154,13 @@ async def read_form(
     if parser.state != MultipartState.END:
         raise MalformedForm("multipart body: ended before its closing boundary")
     return FormData(collector.parts)
+
+
+async def read_request_form(request: Request, *, max_file_bytes: int) -> FormData:
+    """:func:`read_form` over a request's headers and streamed body."""
+    return await read_form(
+        request.headers.get("content-type"),
+        request.headers.get("content-length"),
+        request.stream(),
+        max_file_bytes=max_file_bytes,
+    )

@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from ..services.minting import MintRequest, MintView
 from .deps import CurrentUser, Services, get_services
 from .errors import ApiError
-from .multipart import read_form
+from .multipart import read_request_form
 from .schemas import ErrorOut
 
 __all__ = ["router"]
@@ -70,22 +70,7 @@ class MintOut(BaseModel):
 
     @classmethod
     def of(cls, v: MintView) -> MintOut:
-        return cls(
-            id=v.id,
-            status=v.status,
-            token_id=v.token_id,
-            metadata_uri=v.metadata_uri,
-            image_uri=v.image_uri,
-            tx_hash=v.tx_hash,
-            contract=v.contract,
-            chain_id=v.chain_id,
-            owner=v.owner,
-            custodial=v.custodial,
-            transfer_status=v.transfer_status,
-            transfer_tx_hash=v.transfer_tx_hash,
-            error=MintError(**v.error) if v.error else None,
-            created_at=v.created_at,
-        )
+        return cls.model_validate(v, from_attributes=True)
 
 
 class TransferIn(BaseModel):
@@ -115,12 +100,7 @@ async def mint(
 ) -> JSONResponse:
     """Mint an image as an ERC-721 token: image and metadata go to IPFS, the contract records
     the metadata CID. 201 when confirmed, 202 while pending (poll ``GET /api/v1/nfts/{id}``)."""
-    form = await read_form(
-        request.headers.get("content-type"),
-        request.headers.get("content-length"),
-        request.stream(),
-        max_file_bytes=services.settings.max_upload_bytes,
-    )
+    form = await read_request_form(request, max_file_bytes=services.settings.max_upload_bytes)
     image = form.file("image")
     if image is None:
         raise ApiError("missing_field", "multipart field 'image' with a file is required")
