@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from PIL import Image
+from PIL import Image, ImageColor, ImageDraw
 from playwright.sync_api import Page, expect
 
 from hexavatar.chain.artifacts import load_artifact
@@ -20,7 +20,6 @@ from tests.conftest import DevChain
 from tests.e2e.conftest import WALLET_METHODS, AnvilWallet, install_wallet, screenshot
 from tests.support.chain import transact
 from tests.support.keys import dev_address, dev_key
-from tests.web.conftest import jpeg_bytes
 
 pytestmark = [pytest.mark.e2e, pytest.mark.chain]
 
@@ -41,9 +40,23 @@ _RELEASE_SUBMIT = """() => {
 }"""
 
 
-def _png(colour: Any, size: int = 256) -> bytes:
+def _art(top: str, bottom: str, mark: str, size: int = 320) -> bytes:
+    """A picture worth looking at in a screenshot: a vertical gradient and a ring."""
+    image = Image.new("RGB", (size, size))
+    a, b = ImageColor.getrgb(top), ImageColor.getrgb(bottom)
+    draw = ImageDraw.Draw(image)
+    for y in range(size):
+        t = y / (size - 1)
+        draw.line(
+            [(0, y), (size, y)],
+            fill=tuple(round(p + (q - p) * t) for p, q in zip(a, b, strict=True)),
+        )
+    r = size // 4
+    draw.ellipse(
+        [size // 2 - r, size // 2 - r, size // 2 + r, size // 2 + r], outline=mark, width=18
+    )
     buf = io.BytesIO()
-    Image.new("RGB", (size, size), colour).save(buf, "PNG")
+    image.save(buf, "PNG")
     return buf.getvalue()
 
 
@@ -69,8 +82,8 @@ def _sign_up(page: Page, base_url: str, name: str) -> None:
 
 
 def _upload(page: Page, tmp_path: Path) -> str:
-    picture = tmp_path / "me.jpg"
-    picture.write_bytes(jpeg_bytes((400, 300), "teal"))
+    picture = tmp_path / "me.png"
+    picture.write_bytes(_art("#2dd4bf", "#0f766e", "white"))
     page.get_by_label("Picture").set_input_files(str(picture))
     expect(page.get_by_alt_text("Preview of the chosen picture")).to_be_visible()  # JS preview
     screenshot(page, "02-settings-preview")
@@ -85,7 +98,7 @@ def _upload(page: Page, tmp_path: Path) -> str:
 def _mint(page: Page, base_url: str, tmp_path: Path) -> int:
     page.goto(f"{base_url}/mint")
     image = tmp_path / "gold.png"
-    image.write_bytes(_png("gold"))
+    image.write_bytes(_art("#fde047", "#f59e0b", "#7c2d12"))
     page.get_by_label("Image").set_input_files(str(image))
     page.get_by_label("Name").fill("Golden hexagon")
     page.get_by_label("Description").fill("Minted from a browser test")
