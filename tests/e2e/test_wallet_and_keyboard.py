@@ -4,9 +4,12 @@ signed-out visitor who picks a protected page comes back to it after signing in.
 
 from __future__ import annotations
 
+import io
+from pathlib import Path
 from typing import Any
 
 import pytest
+from PIL import Image
 from playwright.sync_api import Page, expect
 
 from tests.conftest import DevChain
@@ -97,3 +100,34 @@ def test_a_refused_signature_links_nothing(
     expect(page.get_by_text("No wallet is linked yet.")).to_be_visible()
     screenshot(page, "21-wallets-refused")
     assert wallet.calls[-1] == "personal_sign"
+
+
+def test_errors_are_shown_in_place(browser: Any, base_url: str, tmp_path: Path) -> None:
+    page = _page(browser)
+    page.goto(f"{base_url}/signup")
+    page.get_by_label("Username").fill("oops")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Create account").click()
+    page.wait_for_url(f"{base_url}/settings")
+    page.goto(f"{base_url}/mint")
+    image = tmp_path / "x.png"
+    image.write_bytes(_tiny_png())
+    page.get_by_label("Image").set_input_files(str(image))
+    page.get_by_label("Name").fill("Broken attributes")
+    page.get_by_label("Attributes").fill("{not json")
+    page.get_by_role("button", name="Mint").click()
+    expect(page.get_by_role("alert")).to_contain_text("attributes: expected JSON")
+    expect(page.get_by_label("Name")).to_have_value("Broken attributes")  # kept
+    screenshot(page, "22-mint-error")
+    page.goto(f"{base_url}/nfts")
+    ref = "eip155:31337/erc721:0x5FbDB2315678afecb367f032d93F642f64180aa3/999"
+    page.get_by_label("NFT reference").fill(ref)
+    page.get_by_role("button", name="Use this NFT").click()
+    expect(page.get_by_role("alert")).to_contain_text("link a wallet first")
+    screenshot(page, "23-nfts-error")
+
+
+def _tiny_png() -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", (64, 64), "purple").save(buf, "PNG")
+    return buf.getvalue()
