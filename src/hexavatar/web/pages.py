@@ -20,6 +20,7 @@ import hashlib
 import hmac
 import secrets
 import uuid
+from collections.abc import Callable, Coroutine
 from functools import cache
 from pathlib import Path
 from typing import Annotated, Any
@@ -27,6 +28,7 @@ from urllib.parse import quote, urlsplit
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from starlette.concurrency import run_in_threadpool
@@ -49,9 +51,39 @@ from .multipart import BodyTooLarge, FormData, MalformedForm, read_form
 
 __all__ = ["CSRF_FIELD", "csrf_token", "router"]
 
+
+class _SignInFirst(Exception):
+    """A page that needs an account was asked for without one: go to the log-in form."""
+
+
+class _PageRoute(APIRoute):
+    """Routes of this router send a signed-out visitor to ``/login?next=<this page>``."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def run(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except _SignInFirst:
+                target = f"/login?next={quote(request.url.path)}"
+                return RedirectResponse(target, status_code=303)
+
+        return run
+
+
+def _signed_in(user: Annotated[User | None, Depends(optional_user)]) -> User:
+    if user is None:
+        raise _SignInFirst
+    return user
+
+
 ServicesDep = Annotated[Services, Depends(get_services)]
 UserDep = Annotated[User | None, Depends(optional_user)]
-router = APIRouter(include_in_schema=False, default_response_class=HTMLResponse)
+SignedIn = Annotated[User, Depends(_signed_in)]
+router = APIRouter(
+    include_in_schema=False, default_response_class=HTMLResponse, route_class=_PageRoute
+)
 
 CSRF_FIELD = "csrf"
 _PRESESSION_COOKIE = "hexavatar_csrf"
@@ -181,10 +213,6 @@ def _safe_next(target: str | None, default: str) -> str:
     return default
 
 
-def _to_login(request: Request) -> Response:
-    return RedirectResponse(f"/login?next={quote(request.url.path)}", status_code=303)
-
-
 # -- form input and CSRF ----------------------------------------------------------------------
 
 
@@ -242,7 +270,7 @@ async def signup(request: Request, services: ServicesDep, user: UserDep) -> Resp
         fields = await _fields(request)
         name, password = fields.get("username", ""), fields.get("password", "")
         created = await run_in_threadpool(services.accounts.signup, name, password)
-        token = services.accounts.issue_token(created.id, kind="session")
+        token = await run_in_threadpool(services.accounts.issue_token, created.id, kind="session")
     except _CODED as e:
         return _failed(
             request, services, "signup.html", e, user=user, username=fields.get("username", "")
@@ -288,7 +316,7 @@ async def logout(request: Request, services: ServicesDep, user: UserDep) -> Resp
         return _refused(request, services, user, e)
     cookie = request.cookies.get(SESSION_COOKIE)
     if cookie:
-        services.accounts.revoke(cookie)
+        await run_in_threadpool(services.accounts.revoke, cookie)
     response = _redirect(services, "/", flash="logged_out")
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
@@ -339,9 +367,7 @@ def _provenance(request: Request, nft: NftAvatarView) -> dict[str, Any]:
 
 
 @router.get("/settings")
-def settings_page(request: Request, services: ServicesDep, user: UserDep) -> Response:
-    if user is None:
-        return _to_login(request)
+def settings_page(request: Request, services: ServicesDep, user: SignedIn) -> Response:
     return _settings(request, services, user)
 
 
@@ -357,9 +383,7 @@ def _settings(
 
 
 @router.post("/settings/avatar")
-async def upload(request: Request, services: ServicesDep, user: UserDep) -> Response:
-    if user is None:
-        return _to_login(request)
+async def upload(request: Request, services: ServicesDep, user: SignedIn) -> Response:
     try:
         form = await _multipart(request, services)
         part = form.file("file")
@@ -367,14 +391,14 @@ async def upload(request: Request, services: ServicesDep, user: UserDep) -> Resp
             raise ApiError("missing_field", "choose a picture file to upload")
         await run_in_threadpool(services.avatars.set_upload, user.id, bytes(part.data))
     except _CODED as e:
-        return _settings(request, services, user, status=_status(e), error=str(e))
+        return await run_in_threadpool(
+            _settings, request, services, user, status=_status(e), error=str(e)
+        )
     return _redirect(services, "/settings", flash="uploaded")
 
 
 @router.post("/settings/avatar/delete")
-async def remove_upload(request: Request, services: ServicesDep, user: UserDep) -> Response:
-    if user is None:
-        return _to_login(request)
+async def remove_upload(request: Request, services: ServicesDep, user: SignedIn) -> Response:
     try:
         await _fields(request)
         await run_in_threadpool(services.avatars.delete, user.id)
@@ -387,9 +411,7 @@ async def remove_upload(request: Request, services: ServicesDep, user: UserDep) 
 
 
 @router.get("/mint")
-def mint_form(request: Request, services: ServicesDep, user: UserDep) -> Response:
-    if user is None:
-        return _to_login(request)
+def mint_form(request: Request, services: ServicesDep, user: SignedIn) -> Response:
     return _mint_form(request, services, user, values={})
 
 
@@ -413,10 +435,8 @@ def _mint_form(
 
 
 @router.post("/mint")
-async def mint(request: Request, services: ServicesDep, user: UserDep) -> Response:
+async def mint(request: Request, services: ServicesDep, user: SignedIn) -> Response:
     """Mint from the form; the result page shows the token (or why it failed)."""
-    if user is None:
-        return _to_login(request)
     values: dict[str, str] = {}
     try:
         form = await _multipart(request, services)
@@ -431,15 +451,15 @@ async def mint(request: Request, services: ServicesDep, user: UserDep) -> Respon
         )  # fmt: skip
         view = await run_in_threadpool(services.minting.submit, user.id, req)
     except _CODED as e:
-        return _mint_form(request, services, user, values=values, status=_status(e), error=str(e))
+        return await run_in_threadpool(
+            _mint_form, request, services, user, values=values, status=_status(e), error=str(e)
+        )
     return _redirect(services, f"/mint/{view.id}")
 
 
 @router.get("/mint/{mint_id}")
-def mint_result(mint_id: str, request: Request, services: ServicesDep, user: UserDep) -> Response:
+def mint_result(mint_id: str, request: Request, services: ServicesDep, user: SignedIn) -> Response:
     """A mint as the ledger has it; refreshes itself (no JavaScript) until it is final."""
-    if user is None:
-        return _to_login(request)
     try:
         view = services.minting.get(mint_id, user_id=user.id)
     except _CODED as e:
@@ -476,9 +496,7 @@ def _ref(view: MintView) -> str | None:
 
 
 @router.get("/wallets")
-def wallets_page(request: Request, services: ServicesDep, user: UserDep) -> Response:
-    if user is None:
-        return _to_login(request)
+def wallets_page(request: Request, services: ServicesDep, user: SignedIn) -> Response:
     return _wallets(request, services, user)
 
 
@@ -492,16 +510,16 @@ def _wallets(
 
 
 @router.post("/wallets/unlink")
-async def unlink_wallet(request: Request, services: ServicesDep, user: UserDep) -> Response:
-    if user is None:
-        return _to_login(request)
+async def unlink_wallet(request: Request, services: ServicesDep, user: SignedIn) -> Response:
     try:
         fields = await _fields(request)
         await run_in_threadpool(services.wallets.unlink, user.id, fields.get("address", ""))
         if services.chain is not None:  # the NFT avatar may have been in that wallet
             await run_in_threadpool(services.nft_avatars.recheck_user, user.id)
     except _CODED as e:
-        return _wallets(request, services, user, status=_status(e), error=str(e))
+        return await run_in_threadpool(
+            _wallets, request, services, user, status=_status(e), error=str(e)
+        )
     return _redirect(services, "/wallets", flash="unlinked")
 
 
@@ -509,9 +527,7 @@ async def unlink_wallet(request: Request, services: ServicesDep, user: UserDep) 
 
 
 @router.get("/nfts")
-def nfts_page(request: Request, services: ServicesDep, user: UserDep) -> Response:
-    if user is None:
-        return _to_login(request)
+def nfts_page(request: Request, services: ServicesDep, user: SignedIn) -> Response:
     return _nfts(request, services, user)
 
 
@@ -547,24 +563,22 @@ def _nfts(
 
 
 @router.post("/nfts/use")
-async def use_nft(request: Request, services: ServicesDep, user: UserDep) -> Response:
+async def use_nft(request: Request, services: ServicesDep, user: SignedIn) -> Response:
     """Make an NFT the avatar (ownership checked now), then show the profile."""
-    if user is None:
-        return _to_login(request)
     ref = ""
     try:
         fields = await _fields(request)
         ref = fields.get("ref", "")[:300]
         await run_in_threadpool(services.nft_avatars.set_avatar, user.id, ref)
     except _CODED as e:
-        return _nfts(request, services, user, status=_status(e), error=str(e), ref=ref)
+        return await run_in_threadpool(
+            _nfts, request, services, user, status=_status(e), error=str(e), ref=ref
+        )
     return _redirect(services, f"/@{user.username}", flash="nft_set")
 
 
 @router.post("/nfts/stop")
-async def stop_nft(request: Request, services: ServicesDep, user: UserDep) -> Response:
-    if user is None:
-        return _to_login(request)
+async def stop_nft(request: Request, services: ServicesDep, user: SignedIn) -> Response:
     try:
         await _fields(request)
         await run_in_threadpool(services.nft_avatars.remove, user.id)
