@@ -181,3 +181,24 @@ def test_stop_showing_the_nft(client: TestClient) -> None:
     assert "avatar--hexagon" not in client.get("/@carol").text
     r = client.post("/nfts/stop", data={"csrf": csrf_of(picker)})
     assert r.status_code == 404 and "no NFT avatar is set" in Page(r.text).text
+
+
+def test_a_mint_still_waiting_for_its_block_refreshes_itself(
+    tmp_path: Path, dev_chain: DevChain
+) -> None:
+    settings = load_settings(
+        data_dir=str(tmp_path / "data"), public_url="http://testserver", **dev_chain.settings(),
+        chain_confirmations=50, chain_timeout_seconds=0.5,
+    )  # fmt: skip
+    with TestClient(create_app(settings), follow_redirects=False) as client:
+        sign_up(client, "dave")
+        r = mint_form(client, to=WALLET)
+        assert r.status_code == 303  # type: ignore[attr-defined]
+        page = client.get(r.headers["location"])  # type: ignore[attr-defined]
+        assert page.status_code == 200
+        assert '<meta http-equiv="refresh" content="2">' in page.text
+        text = Page(page.text).text
+        assert "Minting…" in text and "refreshes by itself" in text
+        assert "Last attempt: expected 0x" in text  # the receipt timeout, as the ledger has it
+        assert re.search(r'<li class="done">sent</li>\s*<li class="current">confirmed</li>',
+                         page.text)  # fmt: skip

@@ -473,13 +473,15 @@ def mint_result(mint_id: str, request: Request, services: ServicesDep, user: Sig
     )  # fmt: skip
 
 
-def _steps(view: MintView) -> list[dict[str, Any]]:
-    """The ledger's steps with the current one marked (for the progress list)."""
+def _steps(view: MintView) -> list[dict[str, str]]:
+    """The ledger's steps, each ``done``, ``current`` (the one under way) or ``""``."""
     reached = _MINT_STEPS.index(view.status) if view.status in _MINT_STEPS else -1
+    under_way = -1 if view.status in TERMINAL else reached + 1
     return [
-        {"name": step.replace("_", " "), "done": i <= reached, "current": i == reached + 1}
+        {"name": step.replace("_", " "),
+         "state": "done" if i <= reached else ("current" if i == under_way else "")}
         for i, step in enumerate(_MINT_STEPS)
-    ]
+    ]  # fmt: skip
 
 
 def _cid(uri: str | None) -> str | None:
