@@ -131,3 +131,45 @@ def _tiny_png() -> bytes:
     buf = io.BytesIO()
     Image.new("RGB", (64, 64), "purple").save(buf, "PNG")
     return buf.getvalue()
+
+
+class OtherChainWallet(AnvilWallet):
+    """A wallet switched to Ethereum mainnet."""
+
+    def handle(self, source: Any, method: str, params: list[Any]) -> dict[str, Any]:
+        if method == "eth_chainId":
+            self.calls.append(method)
+            return {"result": "0x1"}
+        return super().handle(source, method, params)
+
+
+def test_a_wallet_on_another_chain_is_told_which_one(
+    browser: Any, base_url: str, dev_chain: DevChain
+) -> None:
+    wallet = OtherChainWallet(dev_chain.rpc_url, dev_address(5))
+    page = _page(browser, wallet)
+    _sign_up(page, base_url, "mainnet_mo")
+    page.goto(f"{base_url}/wallets")
+    page.get_by_role("button", name="Connect wallet").click()
+    expect(page.get_by_role("alert")).to_have_text(
+        "Not linked: your wallet is on chain 1; switch it to chain 31337 and try again"
+    )
+    assert "personal_sign" not in wallet.calls  # nothing to sign for the wrong chain
+
+
+@pytest.mark.parametrize("path", ["/signup", "/settings", "/mint", "/wallets", "/nfts"])
+def test_pages_fit_a_phone(browser: Any, base_url: str, path: str) -> None:
+    page = _page(browser)
+    page.set_viewport_size({"width": 360, "height": 740})
+    _sign_up(page, base_url, "phone_" + path.strip("/"))
+    page.goto(f"{base_url}{path}")
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), path
+    screenshot(page, f"30-phone-{path.strip('/')}")
+
+
+def _sign_up(page: Page, base_url: str, name: str) -> None:
+    page.goto(f"{base_url}/signup")
+    page.get_by_label("Username").fill(name)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Create account").click()
+    page.wait_for_url(f"{base_url}/settings")
