@@ -252,14 +252,14 @@ def test_pages_send_a_strict_content_security_policy(client: TestClient) -> None
 def test_accessibility_basics_on_every_page(client: TestClient) -> None:
     public = ["/", "/signup", "/login"]
     for path in public:
-        _check_page(client, path)
+        check_page(client, path)
     sign_up(client)
     upload(client, jpeg_bytes())
     for path in ("/settings", "/mint", "/wallets", "/nfts", "/@alice"):
-        _check_page(client, path)
+        check_page(client, path)
 
 
-def _check_page(client: TestClient, path: str) -> None:
+def check_page(client: TestClient, path: str) -> None:
     r = client.get(path)
     assert r.status_code == 200, (path, r.status_code)
     page = Page(r.text)

@@ -19,7 +19,7 @@ from hexavatar.chain.siwe import build_message
 from hexavatar.config import Settings, load_settings
 from tests.conftest import DevChain
 from tests.web.test_nft_avatars import png
-from tests.web.test_pages import Page, csrf_of, sign_up
+from tests.web.test_pages import Page, check_page, csrf_of, sign_up
 
 pytestmark = pytest.mark.chain
 
@@ -137,6 +137,8 @@ def test_nft_avatar_by_form_then_unlinking_drops_it(client: TestClient) -> None:
         mint["image_uri"].removeprefix("ipfs://"),
     ]
     assert client.get(links[0]).json()["name"] == "Teal"
+    for path in ("/@carol", "/nfts", "/wallets", location):  # with an NFT, a wallet, a mint
+        check_page(client, path)
     wallets = client.get("/wallets").text
     r = client.post("/wallets/unlink", data={"csrf": csrf_of(wallets), "address": WALLET})
     assert r.status_code == 303
