@@ -177,4 +177,8 @@ def test_sign_up_to_nft_avatar_and_back(
     assert picture.get_attribute("src") == uploaded
     expect(page.get_by_role("region", name="Provenance")).to_have_count(0)
     screenshot(page, "12-profile-reverted")
+    page.goto(f"{base_url}/nfts")  # the owner is told why
+    gone = page.get_by_role("region", name="No longer shown")
+    expect(gone).to_contain_text(f"owned by {BUYER}")
+    screenshot(page, "13-nfts-no-longer-shown")
     assert problems == []

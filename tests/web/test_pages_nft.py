@@ -204,3 +204,15 @@ def test_a_mint_still_waiting_for_its_block_refreshes_itself(
         assert "Last attempt: expected 0x" in text  # the receipt timeout, as the ledger has it
         assert re.search(r'<li class="done">sent</li>\s*<li class="current">confirmed</li>',
                          page.text)  # fmt: skip
+
+
+def test_use_it_as_your_avatar_from_the_mint_result(client: TestClient) -> None:
+    link(client)
+    page, location = minted(client)
+    assert "Use it as your avatar" in page.text
+    html = client.get(location).text
+    ref = re.search(r'name="ref" value="([^"]+)"', html)
+    assert ref and ref.group(1).startswith("eip155:31337/erc721:")
+    r = client.post("/nfts/use", data={"csrf": csrf_of(html), "ref": ref.group(1)})
+    assert r.status_code == 303 and r.headers["location"] == "/@carol"
+    assert "avatar--hexagon" in client.get("/@carol").text

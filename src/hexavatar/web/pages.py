@@ -556,11 +556,12 @@ def _nfts(
     ]
     held = {t.ref for t in owned}
     others = [v for r, v in mints.items() if r is not None and r not in held]
-    active = services.nft_avatars.active(user.id)
+    active, latest = services.nft_avatars.active(user.id), services.nft_avatars.latest(user.id)
     return _page(
         request, services, "nfts.html", user=user, status=status, error=error, ref=ref,
         tokens=tokens, others=others, wallets=services.wallets.addresses(user.id),
         active=active, active_ref=active.caip if active else None,
+        dropped=latest if latest is not None and latest.status == "dropped" else None,
     )  # fmt: skip
 
 
