@@ -205,11 +205,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             BodyTooLarge,
         ),
     )
+    app.include_router(images.router)  # first: routes match in order, /u/… is the hot path
     app.include_router(api.router)
     app.include_router(nfts.router)
     app.include_router(wallets.router)
     app.include_router(nft_avatars.router)
-    app.include_router(images.router)
     app.include_router(gateway.router)
     app.include_router(health.router)
     app.include_router(pages.router)

@@ -128,6 +128,8 @@ class Metrics:
             ["outcome"], registry=reg,
         )  # fmt: skip
         self._watcher_gauges(reg)
+        # (method, route, status) → its counter and histogram; bounded like the labels are
+        self._children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
 
     def _watcher_gauges(self, reg: CollectorRegistry) -> None:
         self.watcher_lag = Gauge(
@@ -147,9 +149,16 @@ class Metrics:
     # -- observations -------------------------------------------------------------------------
 
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
-        method = method if method in _METHODS else "OTHER"
-        self.requests.labels(method, route, str(status)).inc()
-        self.latency.labels(method, route).observe(seconds)
+        key = (method if method in _METHODS else "OTHER", route, status)
+        children = self._children.get(key)
+        if children is None:  # ``labels()`` validates and locks each time: remember the pair
+            children = (
+                self.requests.labels(key[0], route, str(status)),
+                self.latency.labels(key[0], route),
+            )
+            self._children[key] = children
+        children[0].inc()
+        children[1].observe(seconds)
 
     def observe_outcome(self, method: str, route: str, status: int, body: bytes) -> None:
         """Count an upload or mint response (a no-op for other routes)."""
