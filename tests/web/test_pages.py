@@ -5,6 +5,7 @@ accessibility hold (labelled inputs, alt text, one h1, a language)."""
 from __future__ import annotations
 
 import html
+import os
 import re
 from collections.abc import Iterator
 from html.parser import HTMLParser
@@ -287,3 +288,18 @@ def test_pictures_on_a_public_object_store_keep_their_host(tmp_path: Path) -> No
             "img-src 'self' data: blob: https://cdn.example;"
             in (r.headers["content-security-policy"])
         )
+
+
+def test_a_file_over_the_limit_is_refused_on_the_page(tmp_path: Path) -> None:
+    settings = load_settings(
+        data_dir=str(tmp_path / "data"), public_url="http://testserver", nft_enabled=False,
+        max_upload_bytes=4096,
+    )  # fmt: skip
+    with TestClient(create_app(settings), follow_redirects=False) as client:
+        sign_up(client)
+        for size in (10_000, 200_000):  # over the file limit; over the whole-body limit too
+            r = upload(client, os.urandom(size))
+            assert r.status_code == 413  # type: ignore[attr-defined]
+            page = Page(r.text)  # type: ignore[attr-defined]
+            assert "larger than" in page.text and "Not done" in page.text
+        assert client.get("/api/v1/users/alice").json()["avatar"] is None
