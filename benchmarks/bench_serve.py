@@ -15,8 +15,9 @@ Baseline: nginx (Debian package) with as many worker processes as the service, s
 every user the very bytes the service answers (``/u/<name>/avatar``, the 128 px WebP) from a
 folder, ``access_log off``.
 
-Third, for reference: the service behind an nginx ``proxy_cache`` of 1 s (the front that
-docs/deployment.md recommends for heavy avatar traffic), on the same nginx.
+Third, for reference: the service behind an nginx ``proxy_cache`` of 1 s with background
+refresh (the front docs/deployment.md describes for heavy avatar traffic, and its caveat), on the
+same nginx.
 
 Load: wrk (Debian package) with a Lua script that picks a random user per request
 (``GET /u/user<N>/avatar?size=128``, ``Accept: image/webp``), the same connections, threads and
