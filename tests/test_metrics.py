@@ -179,6 +179,29 @@ def test_request_id_reaches_records_logged_in_worker_threads(
     assert "trace-me" in ids
 
 
+def test_an_unexpected_error_is_logged_with_its_request_id(
+    settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    app = create_app(settings)
+
+    def boom() -> None:
+        raise RuntimeError("cannot reach postgresql://hx:pw-in-url@db/hx")
+
+    app.add_api_route("/boom", boom)
+    with TestClient(app, raise_server_exceptions=False) as c, caplog.at_level(logging.INFO):
+        r = c.get("/boom", headers={"X-Request-ID": "err-7"})
+        assert r.status_code == 500 and r.json()["error"]["code"] == "internal_error"
+        metrics = c.get("/metrics").text
+    lines = _json_lines(caplog)
+    errors = [x for x in lines if x["level"] == "error"]
+    assert errors and all(x.get("request_id") == "err-7" for x in errors)
+    assert "RuntimeError" in errors[0]["exc"] and "pw-in-url" not in json.dumps(lines)
+    access = [x for x in lines if x["logger"] == "hexavatar.access"]
+    assert access[0]["status"] == 500 and access[0]["route"] == "/boom"
+    key = {"method": "GET", "route": "/boom", "status": "500"}
+    assert value(metrics, "hexavatar_http_requests_total", **key) == 1
+
+
 @pytest.mark.parametrize(
     ("text", "secret"),
     [

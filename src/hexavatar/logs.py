@@ -155,7 +155,7 @@ class RequestLogMiddleware:
             return
         rid = _incoming_id(scope) or os.urandom(16).hex()
         token = _request_id.set(rid)
-        status = 500
+        status = 0
         started = time.perf_counter()
 
         async def send_with_id(message: Message) -> None:
@@ -169,9 +169,13 @@ class RequestLogMiddleware:
 
         try:
             await self.app(scope, receive, send_with_id)
-        finally:
-            self._access(scope, status, time.perf_counter() - started)
-            _request_id.reset(token)
+        except BaseException:
+            # The server's error handler, outside this middleware, logs the traceback next: the
+            # ID stays set for it (each request runs in a task of its own, with its own context).
+            self._access(scope, 500, time.perf_counter() - started)
+            raise
+        self._access(scope, status, time.perf_counter() - started)
+        _request_id.reset(token)
 
     def _access(self, scope: Scope, status: int, seconds: float) -> None:
         if not self.log.isEnabledFor(logging.INFO):
