@@ -19,6 +19,12 @@ from tests.support.keys import dev_address
 pytestmark = [pytest.mark.e2e, pytest.mark.chain]
 
 PASSWORD = "correct horse battery"
+EIP55_VECTORS = [  # from EIP-55
+    "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed",
+    "0xfB6916095ca1df60bB79Ce92cE3Ea74c37c5d359",
+    "0xdbF03B407c01E7cD3CBea99509d93f8DDDC8C6FB",
+    "0xD1220A0cf47c7B9Be7A2E6BA89F429762e7b9aDb",
+]
 
 
 class RefusingWallet(AnvilWallet):
@@ -81,6 +87,8 @@ def test_without_a_wallet_the_page_says_so(browser: Any, base_url: str) -> None:
     expect(page.locator("#wallet-status")).to_contain_text("No Ethereum wallet was found")
     expect(page.get_by_role("button", name="Connect wallet")).to_be_hidden()
     screenshot(page, "20-wallets-no-wallet")
+    for spelled in EIP55_VECTORS:  # the page's own keccak-256 gives EIP-55's checksums
+        assert page.evaluate("a => window.hexavatarChecksumAddress(a)", spelled.lower()) == spelled
 
 
 def test_a_refused_signature_links_nothing(
