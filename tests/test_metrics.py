@@ -67,7 +67,14 @@ def test_requests_are_counted_by_route_template_not_by_username(client: TestClie
         assert client.get("/u/zed/avatar?size=64").status_code == 200
     assert client.get("/u/nobody-here/avatar").status_code == 404
     assert client.get("/no/such/page").status_code == 404
+    assert client.get("/openapi.json").status_code == 200  # a plain Starlette route
+    assert client.get("/static/no-such-file.css").status_code == 404  # a mount
     text = client.get("/metrics").text
+    get = {"method": "GET", "status": "200"}
+    assert value(text, "hexavatar_http_requests_total", route="/openapi.json", **get) == 1
+    assert value(
+        text, "hexavatar_http_requests_total", method="GET", route="/static", status="404"
+    ) == 1  # fmt: skip
     route = "/u/{username}/avatar"
     assert (
         value(text, "hexavatar_http_requests_total", method="GET", route=route, status="200") == 3

@@ -27,6 +27,7 @@ from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from starlette.routing import BaseRoute, Match, Mount, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 __all__ = [
@@ -36,6 +37,7 @@ __all__ = [
     "configure_logging",
     "current_request_id",
     "redact",
+    "route_template",
 ]
 
 LogFormat = Literal["json", "text"]
@@ -137,9 +139,20 @@ def _incoming_id(scope: Scope) -> str | None:
     return None
 
 
-def _route_template(scope: Scope) -> str:
-    route = scope.get("route")
+def route_template(scope: Scope, original: Scope) -> str:
+    """The path template of the route that handled ``scope`` (``/u/{username}/avatar``), or
+    ``unmatched``: never the raw path. FastAPI's routes name themselves in ``scope["route"]``;
+    plain Starlette routes and mounts (``/openapi.json``, ``/static``) are looked up with
+    ``original``, a copy of the scope taken before the app ran (a mount rewrites the scope)."""
+    route = scope.get("route") or _lookup_route(original)
     return str(getattr(route, "path", "")) or "unmatched"
+
+
+def _lookup_route(scope: Scope) -> BaseRoute | None:
+    for route in getattr(scope.get("app"), "routes", ()):
+        if isinstance(route, Route | Mount) and route.matches(scope)[0] is Match.FULL:
+            return route
+    return None
 
 
 class RequestLogMiddleware:
@@ -153,6 +166,7 @@ class RequestLogMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        original = dict(scope)
         rid = _incoming_id(scope) or os.urandom(16).hex()
         token = _request_id.set(rid)
         status = 0
@@ -172,15 +186,15 @@ class RequestLogMiddleware:
         except BaseException:
             # The server's error handler, outside this middleware, logs the traceback next: the
             # ID stays set for it (each request runs in a task of its own, with its own context).
-            self._access(scope, 500, time.perf_counter() - started)
+            self._access(scope, original, 500, time.perf_counter() - started)
             raise
-        self._access(scope, status, time.perf_counter() - started)
+        self._access(scope, original, status, time.perf_counter() - started)
         _request_id.reset(token)
 
-    def _access(self, scope: Scope, status: int, seconds: float) -> None:
+    def _access(self, scope: Scope, original: Scope, status: int, seconds: float) -> None:
         if not self.log.isEnabledFor(logging.INFO):
             return
-        route = _route_template(scope)
+        route = route_template(scope, original)
         ms = round(seconds * 1000, 3)
         self.log.info(
             "%s %s %d %.1fms",

@@ -47,6 +47,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..ipfs.fetch import FetchReport
+from ..logs import route_template
 from ..services.watcher import WatchReport
 
 __all__ = [
@@ -207,10 +208,6 @@ def _error_code(body: bytes) -> str | None:
     return code if isinstance(code, str) and _CODE.fullmatch(code) else None
 
 
-def _route(scope: Scope) -> str:
-    return str(getattr(scope.get("route"), "path", "")) or "unmatched"
-
-
 class MetricsMiddleware:
     """Pure ASGI middleware: time and count every HTTP request by route template."""
 
@@ -223,6 +220,7 @@ class MetricsMiddleware:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
+        original = dict(scope)
         status = 500
         body = bytearray()
 
@@ -237,7 +235,7 @@ class MetricsMiddleware:
         try:
             await self.app(scope, receive, observing_send)
         finally:
-            route, method = _route(scope), scope["method"]
+            route, method = route_template(scope, original), scope["method"]
             self.metrics.observe_request(method, route, status, time.perf_counter() - started)
             self.metrics.observe_outcome(method, route, status, bytes(body))
 
