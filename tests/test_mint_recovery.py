@@ -168,3 +168,36 @@ def test_chain_down_is_a_clear_error_and_nothing_is_lost(tmp_path: Path, chain: 
         )  # fmt: skip
         assert r.status_code in (200, 201), r.text
         assert r.json()["id"] == saved[0]["id"] and r.json()["status"] == "confirmed"
+
+
+def test_a_mint_whose_wait_timed_out_is_confirmed_when_read(tmp_path: Path, chain: Any) -> None:
+    from fastapi.testclient import TestClient
+
+    from hexavatar.app import create_app
+    from hexavatar.config import load_settings
+
+    keystore = tmp_path / "minter.json"
+    save_keystore(keystore, Signer.from_key(DEV_PRIVATE_KEYS[0]), "pw", iterations=2)
+    settings = load_settings(
+        data_dir=str(tmp_path / "d"), chain_rpc_url=chain.rpc_url, contract_address=chain.contract,
+        minter_keystore=str(keystore), minter_password="pw", chain_timeout_seconds=1,
+    )  # fmt: skip
+    w3 = connect(chain.rpc_url)
+    buf = io.BytesIO()
+    Image.new("RGB", (64, 64), "green").save(buf, "PNG")
+    with TestClient(create_app(settings)) as client:
+        client.post("/api/v1/auth/signup", json={"username": "max", "password": "long enough"})
+        w3.provider.make_request("evm_setAutomine", [False])  # type: ignore[arg-type]
+        r = client.post(
+            "/api/v1/nfts", files={"image": ("g.png", buf.getvalue(), "image/png")},
+            data={"name": "Slow", "to": OWNER},
+        )  # fmt: skip
+        assert r.status_code == 202 and r.json()["status"] == "sent"
+        assert r.json()["error"]["code"] == "receipt_timeout"
+        mint_id = r.json()["id"]
+        assert client.get(f"/api/v1/nfts/{mint_id}").json()["status"] == "sent"
+        w3.provider.make_request("evm_setAutomine", [True])  # type: ignore[arg-type]
+        w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+        done = client.get(f"/api/v1/nfts/{mint_id}")
+        assert done.status_code == 200 and done.json()["status"] == "confirmed"
+        assert done.json()["token_id"] == 1 and done.json()["error"] is None

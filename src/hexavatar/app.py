@@ -163,9 +163,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         background: list[threading.Thread] = []
         stop = threading.Event()
         if services.chain is not None:
-            # Finish mints a crash left unfinished, without holding up start-up; keep NFT
-            # avatars honest while the service runs.
-            background.append(threading.Thread(target=services.minting.recover, daemon=True))
+            # Finish mints a crash or an outage left unfinished (at start-up and then every
+            # half minute), without holding up start-up; keep NFT avatars honest.
+            background.append(
+                threading.Thread(target=services.minting.recover_forever, args=(stop,), daemon=True)
+            )
             on_report = metrics.observe_watch if metrics else None
             watcher = build_watcher(services, on_report=on_report)
             background.append(

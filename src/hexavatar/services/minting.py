@@ -14,9 +14,12 @@ stored: concurrent mints never collide and leave no gaps.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
+import logging
 import re
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -44,6 +47,8 @@ from .chainlink import ChainLink
 from .errors import InvalidInput, NotFound, ServiceError
 
 __all__ = ["MintRequest", "MintView", "Minting", "parse_address"]
+
+log = logging.getLogger(__name__)
 
 _ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
 _ZERO = "0x" + "0" * 40
@@ -299,20 +304,34 @@ class Minting:
 
     # -- the state machine ---------------------------------------------------------------------
 
-    def advance(self, mint_id: str) -> MintView:
-        """Run the mint forward from where the ledger says it is, as far as it can go now."""
+    def refresh(self, mint_id: str) -> MintView:
+        """The mint, moved on first if it was sent and its block has come since (one look at
+        the node, no waiting): a mint whose wait timed out is confirmed when next read."""
+        view = self.get(mint_id)
+        if view.status not in ("signed", "sent") or self._chain is None:
+            return view
+        try:
+            return self.advance(mint_id, patience=0.0)
+        except MintUnavailable:
+            return self.get(mint_id)
+
+    def advance(self, mint_id: str, *, patience: float | None = None) -> MintView:
+        """Run the mint forward from where the ledger says it is, as far as it can go now;
+        ``patience`` caps the wait for a receipt (default: the configured timeout)."""
+        wait = self._timeout if patience is None else patience
         for _ in range(6):
             with self._factory() as s:
                 row = s.get(Mint, mint_id)
             assert row is not None
             if row.status in TERMINAL:
                 return MintView.of(row)
-            step = {
+            steps: dict[str, Callable[[Mint], bool]] = {
                 "received": self._import_metadata,
                 "content_imported": self._sign,
                 "signed": self._send,
-                "sent": self._confirm,
-            }[row.status]
+                "sent": functools.partial(self._confirm, wait=wait),
+            }
+            step = steps[row.status]
             try:
                 if not step(row):
                     return self.get(mint_id)
@@ -432,12 +451,12 @@ class Minting:
         self._set(row.id, expect="signed", status="sent")
         return True
 
-    def _confirm(self, row: Mint) -> bool:
+    def _confirm(self, row: Mint, *, wait: float) -> bool:
         assert row.tx_hash is not None
         chain = self.chain
         try:
             receipt = chain.minter.wait_receipt(
-                row.tx_hash, confirmations=self._confirmations, timeout=self._timeout
+                row.tx_hash, confirmations=self._confirmations, timeout=wait
             )
         except ReceiptTimeout as e:
             self._note_error(row.id, e.code, str(e))
@@ -540,6 +559,16 @@ class Minting:
             except MintUnavailable:
                 done.append(self.get(mint_id))
         return done
+
+    def recover_forever(self, stop: threading.Event, *, every: float = 30.0) -> None:
+        """:meth:`recover` now and every ``every`` seconds until ``stop`` is set. Safe with
+        several processes: every step is conditional, and re-sending saved bytes is harmless."""
+        while not stop.is_set():
+            try:
+                self.recover()
+            except Exception:
+                log.exception("mint recovery round failed; retrying")
+            stop.wait(every)
 
     def wait(self, mint_id: str, *, timeout: float, poll: float = 0.05) -> MintView:
         deadline = time.monotonic() + timeout

@@ -9,7 +9,14 @@ from starlette.concurrency import run_in_threadpool
 
 from ..services.errors import Unauthenticated
 from ..storage.db import as_utc
-from .deps import SESSION_COOKIE, CurrentUser, Services, get_services, optional_user
+from .deps import (
+    SESSION_COOKIE,
+    CurrentUser,
+    Services,
+    get_services,
+    optional_user,
+    set_cookie,
+)
 from .errors import ApiError
 from .multipart import read_request_form
 from .schemas import AvatarOut, Credentials, ErrorOut, ProfileOut, TokenIn, TokenOut, UserOut
@@ -43,14 +50,8 @@ def _client(request: Request) -> str:
 
 
 def _set_session(response: Response, services: Services, token: str) -> None:
-    response.set_cookie(
-        SESSION_COOKIE,
-        token,
-        max_age=services.settings.session_ttl_seconds,
-        httponly=True,
-        samesite="lax",
-        secure=services.settings.cookie_secure,
-        path="/",
+    set_cookie(
+        response, services, SESSION_COOKIE, token, max_age=services.settings.session_ttl_seconds
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Response
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -28,6 +28,7 @@ __all__ = [
     "auth_token",
     "get_services",
     "optional_user",
+    "set_cookie",
 ]
 
 SESSION_COOKIE = "hexavatar_session"
@@ -53,6 +54,16 @@ class Services:
         if self.chain is not None:
             self.chain.close()
         self.engine.dispose()
+
+
+def set_cookie(
+    response: Response, services: Services, name: str, value: str, *, max_age: int
+) -> None:
+    """Set one of our cookies: HttpOnly, SameSite=Lax, Secure when configured, whole site."""
+    response.set_cookie(
+        name, value, max_age=max_age, httponly=True, samesite="lax",
+        secure=services.settings.cookie_secure, path="/",
+    )  # fmt: skip
 
 
 async def get_services(request: Request) -> Services:

@@ -117,9 +117,10 @@ async def mint(
 
 
 @router.get("/nfts/{mint_id}", response_model=MintOut)
-def get_mint(mint_id: str, services: ServicesDep) -> JSONResponse:
-    """A mint as the ledger has it now."""
-    return _respond(services.minting.get(mint_id), created=False)
+async def get_mint(mint_id: str, services: ServicesDep) -> JSONResponse:
+    """A mint as the ledger has it now (a sent mint whose block has come is confirmed first)."""
+    view = await run_in_threadpool(services.minting.refresh, mint_id)
+    return _respond(view, created=False)
 
 
 @router.get("/me/mints", response_model=list[MintOut])

@@ -45,7 +45,7 @@ from ..services.nft_avatars import NftAvatarView
 from ..storage.db import as_utc
 from ..storage.errors import StorageError
 from ..storage.models import User
-from .deps import SESSION_COOKIE, Services, get_services, optional_user
+from .deps import SESSION_COOKIE, Services, get_services, optional_user, set_cookie
 from .errors import STATUS_BY_CODE, ApiError
 from .multipart import BodyTooLarge, FormData, MalformedForm, read_form
 
@@ -166,10 +166,7 @@ def _page(
 
 
 def _cookie(response: Response, services: Services, name: str, value: str, max_age: int) -> None:
-    response.set_cookie(
-        name, value, max_age=max_age, httponly=True, samesite="lax",
-        secure=services.settings.cookie_secure, path="/",
-    )  # fmt: skip
+    set_cookie(response, services, name, value, max_age=max_age)
 
 
 def _redirect(services: Services, to: str, *, flash: str | None = None) -> Response:
