@@ -23,7 +23,7 @@ from typing import Any
 
 from hexavatar.chain.contract import deploy, install_multicall3
 from hexavatar.chain.devnode import DEV_PRIVATE_KEYS, DevNode
-from hexavatar.chain.minter import CODEC_RAW, Minter, suggest_fees
+from hexavatar.chain.minter import CODEC_RAW, Fees, Minter
 from hexavatar.chain.rpc import connect
 from hexavatar.chain.signer import Signer
 from hexavatar.services.avatars import Avatars
@@ -65,11 +65,11 @@ def _owner_of_one_request(w3: Any, contract: str, token_id: int, block: int) -> 
 
 
 def mint_all(w3: Any, contract: str, n: int) -> None:
-    """Mint ``n`` tokens fast: automine off, every signed mint into the pool, then blocks
-    mined until the pool is empty (hundreds of mints a block instead of one)."""
+    """Mint ``n`` tokens fast: automine off, signed mints sent 250 at a time, each group
+    mined into one block (a pool of thousands of pending transactions slows anvil down)."""
     minter = Minter(w3, signer=Signer.from_key(DEV_PRIVATE_KEYS[0]), contract=contract)
     nonce = minter.next_nonce()
-    fees = suggest_fees(w3)
+    fees = Fees(max_fee_per_gas=200 * 10**9, max_priority_fee_per_gas=10**9)  # full blocks
     w3.provider.make_request("evm_setAutomine", [False])
     last = ""
     for i in range(n):
@@ -78,6 +78,8 @@ def mint_all(w3: Any, contract: str, n: int) -> None:
             gas=150_000, fees=fees,
         )  # fmt: skip
         last = minter.send_raw(minter.sign(tx).raw)
+        if i % 250 == 249:
+            w3.provider.make_request("evm_mine", [])
     while w3.eth.get_transaction_count(minter.address) < nonce + n:
         w3.provider.make_request("evm_mine", [])
     w3.provider.make_request("evm_setAutomine", [True])

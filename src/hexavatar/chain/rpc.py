@@ -25,14 +25,22 @@ _LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
 def connect(rpc_url: str, *, timeout: float = 10.0) -> Web3:
-    """A :class:`Web3` for ``rpc_url`` (http/https) with CCIP-Read disabled."""
+    """A :class:`Web3` for ``rpc_url`` (http/https) with CCIP-Read disabled and the chain ID
+    asked once."""
     parts = urlsplit(rpc_url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ChainUnavailable(f"expected an http(s) JSON-RPC URL, found {quote(rpc_url)}")
     request_kwargs: dict[str, object] = {"timeout": timeout}
     if parts.hostname in _LOOPBACK_HOSTS:
         request_kwargs["proxies"] = {"http": None, "https": None}
-    provider = HTTPProvider(rpc_url, request_kwargs=request_kwargs)
+    # web3 asks eth_chainId before every eth_call (twice): cache that one answer per provider,
+    # so a batch of reads is one request each.
+    provider = HTTPProvider(
+        rpc_url,
+        request_kwargs=request_kwargs,
+        cache_allowed_requests=True,
+        cacheable_requests={"eth_chainId"},
+    )
     provider.global_ccip_read_enabled = False
     return Web3(provider)
 

@@ -251,12 +251,14 @@ def batch_owner_of(
     block: BlockIdentifier = "latest",
     multicall: str = MULTICALL3_ADDRESS,
     gas_per_call: int = _OWNER_OF_GAS,
+    checksum: bool = True,
 ) -> list[ChecksumAddress | None]:
     """``ownerOf`` for many (contract, token ID) pairs via Multicall3 ``aggregate3``.
 
     One entry per item, in order: the owner, or None when that call failed, returned something
     other than one address, or returned address zero. Batches are pinned to one block (the
-    latest block number is read first unless ``block`` is given).
+    latest block number is read first unless ``block`` is given). ``checksum=False`` gives
+    owners as lowercase hex, for callers that compare thousands of them case-blind.
     """
     if batch_size < 1:
         raise ValueError(f"expected batch_size >= 1, found {batch_size}")
@@ -265,7 +267,11 @@ def batch_owner_of(
     results: list[ChecksumAddress | None] = []
     for start in range(0, len(items), batch_size):
         chunk = items[start : start + batch_size]
-        results.extend(_owner_batch(w3, chunk, block=block, multicall=multicall, gas=gas_per_call))
+        results.extend(
+            _owner_batch(
+                w3, chunk, block=block, multicall=multicall, gas=gas_per_call, checksum=checksum
+            )
+        )
     return results
 
 
@@ -328,6 +334,7 @@ def _owner_batch(
     block: BlockIdentifier,
     multicall: str,
     gas: int,
+    checksum: bool,
 ) -> list[ChecksumAddress | None]:
     contracts = {c: to_address(c) for c in {c for c, _ in chunk}}
     data = _encode_aggregate3_owner_of([contracts[c] for c, _ in chunk], [t for _, t in chunk])
@@ -342,7 +349,7 @@ def _owner_batch(
         raise MalformedResponse(
             f"expected {len(chunk)} results from Multicall3.aggregate3, found {len(decoded)}"
         )
-    return [_owner_or_none(ok, ret) for ok, ret in decoded]
+    return [_owner_or_none(ok, ret, checksum=checksum) for ok, ret in decoded]
 
 
 def _owner_alone(
@@ -354,9 +361,11 @@ def _owner_alone(
         return None
 
 
-def _owner_or_none(ok: bool, ret: bytes) -> ChecksumAddress | None:
+def _owner_or_none(ok: bool, ret: bytes, *, checksum: bool = True) -> ChecksumAddress | None:
     if not ok or len(ret) != 32 or ret[:12] != bytes(12) or ret == bytes(32):
         return None
+    if not checksum:  # lowercase hex, for callers comparing many addresses case-blind
+        return cast(ChecksumAddress, "0x" + ret[12:].hex())
     return checksum_address(ret[12:])
 
 

@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import anyio
+from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
@@ -294,7 +295,7 @@ class NftAvatars:
     # -- keeping ------------------------------------------------------------------------------
 
     def reverify(
-        self, *, chain_id: int | None = None, batch_size: int = 500, depth: int = 1
+        self, *, chain_id: int | None = None, batch_size: int = 2000, depth: int = 1
     ) -> ReverifyReport:
         """Re-check every active NFT avatar (Multicall3 batches pinned to one block per chain,
         ``depth`` confirmations below the head); drop those whose token left the user's
@@ -337,23 +338,31 @@ class NftAvatars:
         erc721 = [r for r in group if r.standard == "erc721"]
         owners = batch_owner_of(
             w3, [(r.contract, int(r.token_id)) for r in erc721], block=block,
-            batch_size=batch_size,
+            batch_size=batch_size, checksum=False,
         )  # fmt: skip
-        found: dict[str, str | None] = {r.id: o for r, o in zip(erc721, owners, strict=True)}
+        found = {r.id: (o.lower() if o else None) for r, o in zip(erc721, owners, strict=True)}
         wallets = self._wallets.addresses_of({r.user_id for r in group})
         kept, dropped = [], []
         for r in group:
             mine = wallets.get(r.user_id, set())
             if r.standard == "erc721":
                 holder = found[r.id]
-                ok = holder is not None and holder in mine
-                why = f"token now owned by {holder}" if holder else "ownerOf failed"
+                ok = holder is not None and holder in {w.lower() for w in mine}
             else:
                 ok = any(_safe_balance(w3, r, w, block) > 0 for w in mine)
-                why = "no linked wallet holds it any more"
             if ok:
                 kept.append(r.id)
-            elif self._drop_where(avatar_id=r.id, reason=f"{why} at block {block}", block=block):
+                continue
+            if r.standard != "erc721":
+                why = "no linked wallet holds it any more"
+            else:
+                holder = found[r.id]
+                why = (
+                    f"token now owned by {to_checksum_address(holder)}"
+                    if holder
+                    else "ownerOf failed"
+                )
+            if self._drop_where(avatar_id=r.id, reason=f"{why} at block {block}", block=block):
                 dropped.append(r.id)
         self._touch(kept, block)
         return dropped
