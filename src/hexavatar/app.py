@@ -38,6 +38,7 @@ from .storage.objects import open_object_store
 from .web import api, gateway, health, images, nft_avatars, nfts, pages, wallets
 from .web.deps import Services
 from .web.errors import ApiError, install_error_handlers
+from .web.fastpath import AvatarFastPath
 from .web.metrics import Metrics, install_metrics
 from .web.multipart import BodyTooLarge, MalformedForm
 
@@ -220,6 +221,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(packages=[("hexavatar.web", "static")]), name="static")
+    app.add_middleware(AvatarFastPath)  # innermost: cached avatars skip the framework
     if metrics is not None:
         install_metrics(app, metrics)
     app.add_middleware(RequestLogMiddleware)  # outermost: the request ID covers everything

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 
+import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
@@ -155,3 +156,39 @@ def test_cache_serves_repeats_and_forgets_on_change(client: TestClient) -> None:
     _upload(client, jpeg_bytes(colour="green"))  # a change through this process
     changed = client.get("/u/alice/avatar?size=64", headers={"Accept": "image/webp"})
     assert changed.headers["etag"] != first.headers["etag"]
+
+
+def test_cache_hits_take_the_fast_lane_with_the_same_answer(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first request fills the cache through the route, the second is answered by the fast
+    lane: same bytes and same headers, 304 and HEAD too, still counted under the template."""
+    signup(client)
+    _upload(client, jpeg_bytes(colour="purple"))
+    url, accept = "/u/alice/avatar?size=100", {"Accept": "image/webp"}
+    services = client.app.state.services  # type: ignore[attr-defined]
+    assert services.avatars.cached("alice", size=100, fmt="webp") is None
+    slow = client.get(url, headers=accept)
+    assert services.avatars.cached("alice", size=100, fmt="webp") is not None
+
+    def not_the_route(*_a: object, **_k: object) -> None:
+        raise AssertionError("the route answered a cache hit")
+
+    monkeypatch.setattr("hexavatar.web.images.image_response", not_the_route)
+    fast = client.get(url, headers=accept)
+    assert fast.status_code == 200 and fast.content == slow.content
+    ignore = {"date", "server", "x-request-id"}
+    assert {k: v for k, v in fast.headers.items() if k not in ignore} == {
+        k: v for k, v in slow.headers.items() if k not in ignore
+    }
+    cond = client.get(url, headers={**accept, "If-None-Match": fast.headers["etag"]})
+    assert cond.status_code == 304 and cond.content == b""
+    head = client.head(url, headers=accept)
+    assert head.status_code == 200 and head.content == b""
+    assert head.headers["content-length"] == str(len(slow.content))
+    monkeypatch.undo()
+    # Anything it does not fully understand goes to the route (and its errors).
+    assert client.get("/u/alice/avatar?size=9999").status_code == 400
+    assert client.get("/u/alice/avatar?size=100&other=1", headers=accept).status_code == 200
+    metrics = client.get("/metrics").text
+    assert 'route="/u/{username}/avatar"' in metrics and "alice" not in metrics

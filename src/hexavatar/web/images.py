@@ -33,12 +33,11 @@ def negotiate(accept: str | None) -> ImageFormat:
     return "webp" if "image/webp" in accept else "png"
 
 
-def _not_modified(request: Request, etag: str, modified: datetime) -> bool:
-    inm = request.headers.get("if-none-match")
+def not_modified(inm: str | None, ims: str | None, etag: str, modified: datetime) -> bool:
+    """Whether If-None-Match (first) or If-Modified-Since says the client's copy is current."""
     if inm is not None:
         tags = {t.strip().removeprefix("W/") for t in inm.split(",")}
         return "*" in tags or etag in tags
-    ims = request.headers.get("if-modified-since")
     if ims:
         try:
             return modified.replace(microsecond=0) <= parsedate_to_datetime(ims)
@@ -65,7 +64,12 @@ def image_response(
     }
     if vary:
         headers["Vary"] = "Accept"
-    if _not_modified(request, etag, modified):
+    if not_modified(
+        request.headers.get("if-none-match"),
+        request.headers.get("if-modified-since"),
+        etag,
+        modified,
+    ):
         return Response(status_code=304, headers=headers)
     if request.method == "HEAD":
         headers["Content-Length"] = str(len(data))
