@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import http.server
 import os
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -69,3 +71,34 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "anvil_bin" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.chain)
+
+
+class _Recorder(http.server.BaseHTTPRequestHandler):
+    """An HTTP server that records every path asked of it (to prove none was asked)."""
+
+    hits: list[str] = []  # noqa: RUF012 - shared by the handler instances of one test
+
+    def do_GET(self) -> None:
+        self.hits.append(self.path)
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()
+        self.wfile.write(b'{"data":"0x"}')
+
+    do_POST = do_GET
+
+    def log_message(self, format: str, *args: object) -> None:
+        return
+
+
+@pytest.fixture
+def recorder() -> Iterator[tuple[str, list[str]]]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
+    _Recorder.hits = []
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/{{sender}}/{{data}}", _Recorder.hits
+    finally:
+        server.shutdown()
+        server.server_close()

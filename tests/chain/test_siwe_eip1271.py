@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import http.server
-import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -140,35 +137,6 @@ def _offchain_lookup_contract(w3: Web3, deployer: Signer, url: str) -> str:
     address = receipt["contractAddress"]
     assert address is not None and w3.eth.get_code(address)
     return str(address)
-
-
-class _Recorder(http.server.BaseHTTPRequestHandler):
-    hits: list[str] = []  # noqa: RUF012 - shared by the handler instances of one test
-
-    def do_GET(self) -> None:
-        self.hits.append(self.path)
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.end_headers()
-        self.wfile.write(b'{"data":"0x"}')
-
-    do_POST = do_GET
-
-    def log_message(self, format: str, *args: object) -> None:
-        return
-
-
-@pytest.fixture
-def recorder() -> Iterator[tuple[str, list[str]]]:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
-    _Recorder.hits = []
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/{{sender}}/{{data}}", _Recorder.hits
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def test_ccip_read_is_not_followed(

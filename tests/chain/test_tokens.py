@@ -5,10 +5,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import hashlib
-import http.server
 import json
-import threading
-from collections.abc import Iterator
 
 import pytest
 from eth_account import Account
@@ -143,34 +140,6 @@ def test_gas_burning_token_uri_is_bounded(w3: Web3, deployer: Signer) -> None:
     contract = _hostile(w3, deployer, "GasBurnerURINFT")
     with pytest.raises(CallOutOfGas):
         tokens.token_uri(w3, contract.address, 1, gas=2_000_000)
-
-
-class _Recorder(http.server.BaseHTTPRequestHandler):
-    hits: list[str] = []  # noqa: RUF012 - shared by the test server's handler instances
-
-    def do_GET(self) -> None:
-        self.hits.append(self.path)
-        self.send_response(200)
-        self.end_headers()
-        self.wfile.write(b'{"data":"0x"}')
-
-    do_POST = do_GET
-
-    def log_message(self, format: str, *args: object) -> None:
-        return
-
-
-@pytest.fixture
-def recorder() -> Iterator[tuple[str, list[str]]]:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
-    _Recorder.hits = []
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/{{sender}}/{{data}}", _Recorder.hits
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def test_ccip_read_is_never_followed(
