@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -224,3 +225,27 @@ def test_demo_tells_the_whole_story(tmp_path: Path, dev_chain: Any) -> None:
     assert out["revocation"]["dropped"] and out["revocation"]["now_showing"] == "upload"
     human = runner.invoke(app, ["demo"], env=env)
     assert human.exit_code == 0 and "6. The token leaves the wallet" in human.stdout
+
+
+def test_worker_exports_watcher_metrics(tmp_path: Path, dev_chain: Any) -> None:
+    port = free_port()
+    env = {**os.environ, **_chain_env(dev_chain, {"HEXAVATAR_DATA_DIR": str(tmp_path / "w")})}
+    env["HEXAVATAR_WATCHER_INTERVAL_SECONDS"] = "0.2"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hexavatar", "worker", "--metrics-port", str(port)],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        wait_port(port, proc=proc, timeout=60)
+        deadline = time.monotonic() + 20
+        text = ""
+        while "hexavatar_watcher_last_round_timestamp_seconds" not in text or (
+            "hexavatar_watcher_last_round_timestamp_seconds 0.0" in text
+        ):
+            assert time.monotonic() < deadline, text[-500:]
+            time.sleep(0.2)
+            text = httpx.get(f"http://127.0.0.1:{port}/metrics").text
+    finally:
+        proc.terminate()
+        proc.wait(30)
+    assert proc.returncode in (0, -15)

@@ -381,6 +381,12 @@ def demo(as_json: JsonOpt = False, config: ConfigOpt = None) -> None:
 @app.command()
 def worker(
     once: Annotated[bool, typer.Option(help="Run one round and exit.")] = False,
+    metrics_port: Annotated[
+        int | None, typer.Option(help="Serve Prometheus metrics (watcher lag) on this port.")
+    ] = None,
+    metrics_host: Annotated[str, typer.Option(help="Address of the metrics server.")] = (
+        "127.0.0.1"
+    ),
     as_json: JsonOpt = False,
     config: ConfigOpt = None,
 ) -> None:
@@ -389,10 +395,18 @@ def worker(
     import signal
     import threading
 
+    from prometheus_client import start_http_server
+
     from .app import build_watcher
+    from .web.metrics import Metrics
 
     services = _services(config, with_chain=True)
-    watcher = build_watcher(services)
+    on_report = None
+    if metrics_port is not None:
+        metrics = Metrics()
+        start_http_server(metrics_port, addr=metrics_host, registry=metrics.registry)
+        on_report = metrics.observe_watch
+    watcher = build_watcher(services, on_report=on_report)
     try:
         if once:
             r = watcher.run_once()
