@@ -18,7 +18,6 @@ import functools
 import hashlib
 import json
 import logging
-import re
 import threading
 import time
 import uuid
@@ -27,14 +26,20 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from eth_utils.address import is_checksum_address, to_checksum_address
 from sqlalchemy import select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from web3.exceptions import TransactionNotFound
 
-from ..chain.errors import ChainError, ChainUnavailable, ReceiptTimeout, TransactionReverted
+from ..chain.errors import (
+    ChainError,
+    ChainUnavailable,
+    InvalidAddress,
+    ReceiptTimeout,
+    TransactionReverted,
+)
 from ..chain.minter import CODEC_DAG_PB, CODEC_RAW
+from ..chain.rpc import to_address
 from ..ipfs import CID
 from ..ipfs.blockstore import Blockstore
 from ..ipfs.errors import IpfsError
@@ -50,8 +55,6 @@ __all__ = ["MintRequest", "MintView", "Minting", "parse_address"]
 
 log = logging.getLogger(__name__)
 
-_ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
-_ZERO = "0x" + "0" * 40
 TERMINAL = frozenset({"confirmed", "failed"})
 _MAX_NAME, _MAX_DESCRIPTION, _MAX_ATTRIBUTES = 200, 5000, 64
 
@@ -65,22 +68,19 @@ class MintUnavailable(ServiceError):
 
 
 def parse_address(value: str, *, what: str = "to") -> str:
-    """An EIP-55 address: 40 hex digits; mixed case must carry a valid checksum."""
-    value = value.strip()
-    if not _ADDRESS.fullmatch(value):
+    """An EIP-55 address (the chain library's rule: mixed case must carry a valid checksum),
+    and not the zero address."""
+    try:
+        address = to_address(value.strip())
+    except InvalidAddress:
         raise InvalidInput(
-            f"{what}: expected an address 0x + 40 hex digits, found {value[:60]!r}",
+            f"{what}: expected an address 0x + 40 hex digits (EIP-55 checksum when mixed case), "
+            f"found {value[:60]!r}",
             code="invalid_address",
-        )
-    body = value[2:]
-    if body != body.lower() and body != body.upper() and not is_checksum_address(value):
-        raise InvalidInput(
-            f"{what}: mixed-case address with a wrong EIP-55 checksum: {value!r}",
-            code="invalid_address",
-        )
-    if value.lower() == _ZERO:
+        ) from None
+    if int(address, 16) == 0:
         raise InvalidInput(f"{what}: the zero address cannot own a token", code="invalid_address")
-    return to_checksum_address(value)
+    return address
 
 
 def _attributes(raw: str | None) -> list[dict[str, Any]] | None:
