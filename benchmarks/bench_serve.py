@@ -377,13 +377,15 @@ def server_p99_ms(before: dict[float, float], after: dict[float, float]) -> floa
 
 
 def run_rounds(args: argparse.Namespace, script: Path, ports: dict[str, int]) -> dict[str, Any]:
-    """Warm each target up, then ``--rounds`` alternating rounds; the best round of each."""
+    """``--rounds`` alternating rounds, each after ``--warmup`` seconds of the same load on the
+    same target (steady state: under a steady load the service's hot cache entries are
+    refreshed ahead of expiry, but the other targets' rounds leave it idle for longer than
+    the cache's TTL); the best round of each."""
     load = {"seconds": args.duration, "connections": args.connections, "threads": args.threads}
-    for port in ports.values():
-        wrk(port, script, **{**load, "seconds": args.warmup})
     runs: dict[str, list[Load]] = {name: [] for name in ports}
     for _ in range(args.rounds):
         for name, port in ports.items():
+            wrk(port, script, **{**load, "seconds": args.warmup})
             before = server_buckets(ports["app"])
             x = wrk(port, script, **load)
             if name == "app":

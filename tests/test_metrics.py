@@ -198,6 +198,7 @@ def test_an_unexpected_error_is_logged_with_its_request_id(
     with TestClient(app, raise_server_exceptions=False) as c, caplog.at_level(logging.INFO):
         r = c.get("/boom", headers={"X-Request-ID": "err-7"})
         assert r.status_code == 500 and r.json()["error"]["code"] == "internal_error"
+        assert r.headers["x-request-id"] == "err-7"  # the framework's 500 carries it too
         metrics = c.get("/metrics").text
     lines = _json_lines(caplog)
     errors = [x for x in lines if x["level"] == "error"]

@@ -11,6 +11,7 @@ from datetime import timedelta
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
+from starlette.types import ASGIApp
 
 from . import __version__
 from .chain.errors import ChainError
@@ -23,6 +24,7 @@ from .media import ImageLimits
 from .media.errors import MediaError
 from .resolve.errors import ResolveError
 from .services.accounts import Accounts, LoginLimits
+from .services.avatar_changes import ChangeFeed
 from .services.avatars import Avatars
 from .services.chainlink import chain_reader, open_chain, unsafe_allow_policy
 from .services.errors import ServiceError
@@ -36,13 +38,33 @@ from .storage.errors import StorageError
 from .storage.migrate import upgrade
 from .storage.objects import open_object_store
 from .web import api, gateway, health, images, nft_avatars, nfts, pages, wallets
+from .web.avatar_loader import AvatarLoader
 from .web.deps import Services
 from .web.errors import ApiError, install_error_handlers
 from .web.fastpath import AvatarFastPath
-from .web.metrics import Metrics, install_metrics
+from .web.metrics import Metrics, MetricsMiddleware, install_metrics
 from .web.multipart import BodyTooLarge, MalformedForm
 
-__all__ = ["build_services", "build_watcher", "create_app"]
+__all__ = ["HexavatarApp", "build_services", "build_watcher", "create_app"]
+
+
+class HexavatarApp(FastAPI):
+    """FastAPI with three layers *outside* the framework's own middleware stack: the avatar fast
+    lane, the request log (request ID, one access record a request), then the metrics.
+
+    Outside, because the framework's outermost layer turns an unhandled exception into a 500:
+    that answer, too, carries the request's ``X-Request-ID`` and is logged and counted. The
+    fast lane (``web/fastpath.py``) comes first and answers the hot path with none of the other
+    layers (they cost more than answering a cached avatar); it logs and counts its answers
+    itself, the same way."""
+
+    metrics: Metrics | None = None
+
+    def build_middleware_stack(self) -> ASGIApp:
+        stack = super().build_middleware_stack()
+        if self.metrics is not None:
+            stack = MetricsMiddleware(stack, metrics=self.metrics)
+        return AvatarFastPath(RequestLogMiddleware(stack), owner=self)
 
 
 def build_services(
@@ -161,8 +183,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             build_services, settings, with_chain=True, on_fetch=on_fetch
         )
         app.state.services = services
+        app.state.avatar_loader = AvatarLoader(services.avatars)
         background: list[threading.Thread] = []
         stop = threading.Event()
+        if settings.avatar_change_poll_seconds > 0 and settings.avatar_cache_ttl_seconds > 0:
+            # Changes made by other processes drop this process's cached answers.
+            feed = ChangeFeed(services.factory, services.avatars.invalidate)
+            await run_in_threadpool(feed.start)  # before the first request fills the cache
+            background.append(
+                threading.Thread(
+                    target=feed.run_forever,
+                    args=(stop,),
+                    kwargs={"interval": settings.avatar_change_poll_seconds},
+                    daemon=True,
+                    name="avatar-changes",
+                )
+            )
         if services.chain is not None:
             # Finish mints a crash or an outage left unfinished (at start-up and then every
             # half minute), without holding up start-up; keep NFT avatars honest.
@@ -192,7 +228,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 thread.join(timeout=settings.chain_timeout_seconds)
             services.close()
 
-    app = FastAPI(
+    app = HexavatarApp(
+        # FastAPI's own OpenTelemetry hooks: off (metrics are Prometheus', /metrics); left on,
+        # they look for OpenTelemetry providers on every request
+        telemetry={"tracing": False, "metrics": False, "logs": False},
         title="Hexavatar",
         version=__version__,
         description="Profile pictures with verifiable NFT avatars.",
@@ -221,8 +260,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(packages=[("hexavatar.web", "static")]), name="static")
-    app.add_middleware(AvatarFastPath)  # innermost: cached avatars skip the framework
     if metrics is not None:
+        app.metrics = metrics
         install_metrics(app, metrics)
-    app.add_middleware(RequestLogMiddleware)  # outermost: the request ID covers everything
     return app

@@ -62,7 +62,8 @@ class Settings(BaseSettings):
     s3_secret_access_key: SecretStr = SecretStr("")
     object_public_base_url: str = ""
     avatar_serving: Literal["stream", "redirect"] = "stream"
-    avatar_cache_ttl_seconds: float = Field(default=5.0, ge=0)
+    avatar_cache_ttl_seconds: float = Field(default=300.0, ge=0)
+    avatar_change_poll_seconds: float = Field(default=1.0, ge=0)
     max_upload_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
     max_image_pixels: int = Field(default=40_000_000, ge=1)
     session_ttl_seconds: int = Field(default=14 * 24 * 3600, ge=60)

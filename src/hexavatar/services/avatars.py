@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Literal
@@ -20,15 +20,31 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ..media import RENDITION_SIZES, ImageLimits, hexagon_mask, identicon, process_image
 from ..storage.db import as_utc, transaction
-from ..storage.models import Avatar, NftAvatar, Rendition, User
+from ..storage.models import Avatar, AvatarChange, NftAvatar, Rendition, User
 from ..storage.objects import ObjectStore, content_key
-from .avatar_cache import TtlCache
+from .avatar_cache import Refresher, TtlCache
+from .avatar_changes import prune_changes
 from .errors import InvalidInput, NotFound
 
-__all__ = ["AvatarView", "Avatars", "GcReport", "ImageFormat", "Picked", "pick_size"]
+__all__ = [
+    "AnswerKey",
+    "AvatarView",
+    "Avatars",
+    "GcReport",
+    "ImageFormat",
+    "Picked",
+    "pick_size",
+    "record_change",
+]
 
 ImageFormat = Literal["webp", "png"]
 CONTENT_TYPES: dict[str, str] = {"webp": "image/webp", "png": "image/png"}
+
+
+def record_change(session: Session, user_ids: Collection[int], *, at: datetime) -> None:
+    """Note in ``session`` (the change's own transaction) that the avatar shown for
+    ``user_ids`` changed: the other processes drop their cached answers (avatar_changes.py)."""
+    session.add_all(AvatarChange(user_id=uid, changed_at=at) for uid in user_ids)
 
 
 def pick_size(requested: int) -> int:
@@ -37,7 +53,12 @@ def pick_size(requested: int) -> int:
         raise InvalidInput(
             f"size: expected 16 to {max(RENDITION_SIZES)}, found {requested}", code="invalid_size"
         )
-    return next(s for s in RENDITION_SIZES if s >= requested)
+    return _RENDITION_FOR[requested]  # a table: this runs for every avatar request
+
+
+_RENDITION_FOR = [
+    next((s for s in RENDITION_SIZES if s >= n), 0) for n in range(max(RENDITION_SIZES) + 1)
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +94,22 @@ class Served:
     last_modified: datetime
     data: bytes
     url: str | None  # the immutable, content-addressed URL of a stored rendition
+    source: str = ""  # which picture it shows ("r:<sha256>" or "identicon"): refresh compares it
+
+
+AnswerKey = tuple[str, int, ImageFormat, str]  # (username, size, format, shape): one answer
+
+
+@dataclass(slots=True)
+class _Shown:
+    """A user and the avatar their profile shows, as one read of the database found them."""
+
+    user_id: int
+    username: str
+    user_created: datetime
+    avatar_id: str | None
+    avatar_created: datetime | None
+    renditions: dict[tuple[int, str], tuple[str, str]]  # (size, format) → (key, sha256)
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,64 +135,134 @@ class Avatars:
         self._limits = limits
         self._now = now
         self._cache: TtlCache[Served] = TtlCache(ttl=cache_ttl)
+        self._refresher: Refresher[AnswerKey] = Refresher(
+            self.load_many, name="avatar-cache-refresh"
+        )
 
     def invalidate(self, user_id: int) -> None:
         """Forget cached answers for ``user_id`` (its avatar changed in this process)."""
         self._cache.invalidate(user_id)
 
+    def close(self) -> None:
+        """Stop the cache's background refresher."""
+        self._refresher.close()
+
+    @staticmethod
+    def key(username: str, *, size: int, fmt: ImageFormat, shape: str = "square") -> AnswerKey:
+        """The cache key of one answer of ``/u/{username}/avatar`` (raises on a bad size)."""
+        return (username.strip().lower(), pick_size(size), fmt, shape)
+
     def cached(
         self, username: str, *, size: int, fmt: ImageFormat, shape: str = "square"
     ) -> Served | None:
         """The cached answer of :meth:`serve`, if fresh: no I/O, so the web layer may call it
-        on the event loop and skip a thread hop on a hit."""
-        return self._cache.get((username.strip().lower(), pick_size(size), fmt, shape))
+        on the event loop and skip a thread hop on a hit. A hit past the entry's refresh mark
+        also queues it for the background refresh (``services/avatar_cache.py``)."""
+        key = self.key(username, size=size, fmt=fmt, shape=shape)
+        hit, due = self._cache.lookup(key)
+        if due:
+            self._refresher.request(key)
+        return hit
 
     def serve(self, username: str, *, size: int, fmt: ImageFormat, shape: str = "square") -> Served:
         """What ``/u/{username}/avatar`` answers, from the in-process cache when fresh."""
-        key = (username.strip().lower(), pick_size(size), fmt, shape)
-        hit = self._cache.get(key)
-        if hit is not None:
-            return hit
-        user_id, picked = self._locate(username, size=size, fmt=fmt, shape=shape)
+        key = self.key(username, size=size, fmt=fmt, shape=shape)
+        served = self._cache.get(key) or self.load_many([key])[key]
+        if served is None:
+            raise NotFound(f"no user named {username[:40]!r}", code="user_not_found")
+        return served
+
+    def load_many(self, keys: Sequence[AnswerKey]) -> dict[AnswerKey, Served | None]:
+        """Read the answers for ``keys`` in one query and cache them (None: no such user).
+
+        Cache misses (batched by ``web/avatar_loader.py``) and the background refresh both come
+        here: an answer showing the same picture as the cached one keeps its bytes; a changed
+        one is read from the store; a vanished user's entry is dropped."""
+        loaded_at = self._cache.clock()
+        found = self._shown(keys)
+        out: dict[AnswerKey, Served | None] = {}
+        for key in keys:
+            shown = found.get(key[0])
+            if shown is None:
+                self._cache.discard(key)
+                out[key] = None
+                continue
+            served = self._served(shown, key, previous=self._cache.lookup(key)[0])
+            self._cache.put(key, served, owner=shown.user_id, loaded_at=loaded_at)
+            out[key] = served
+        return out
+
+    def _shown(self, keys: Collection[AnswerKey]) -> dict[str, _Shown]:
+        """For each existing user named in ``keys``: the renditions of the avatar shown (an
+        active NFT avatar first, then the upload) that ``keys`` ask for, in one query whatever
+        their number (a row or two a user: the refresh reads thousands at a time)."""
+        usernames = sorted({k[0] for k in keys})
+        sizes = sorted({k[1] for k in keys})
+        formats = sorted({"png" if k[3] == "hexagon" else k[2] for k in keys})
+        shown = func.coalesce(NftAvatar.avatar_id, User.avatar_id)
+        active = (NftAvatar.user_id == User.id) & (NftAvatar.status == "active")
+        wanted = (
+            (Rendition.avatar_id == Avatar.id)
+            & Rendition.size.in_(sizes)
+            & Rendition.format.in_(formats)
+        )
+        stmt = (
+            select(User.id, User.username, User.created_at, Avatar.id, Avatar.created_at,
+                   Rendition.size, Rendition.format, Rendition.key, Rendition.sha256)
+            .outerjoin(NftAvatar, active).outerjoin(Avatar, Avatar.id == shown)
+            .outerjoin(Rendition, wanted)
+            .where(User.username.in_(usernames))
+            .order_by(User.id, NftAvatar.created_at.desc())
+        )  # fmt: skip
+        out: dict[str, _Shown] = {}
+        with self._factory() as s:
+            for (
+                uid,
+                name,
+                user_created,
+                avatar_id,
+                avatar_created,
+                size,
+                fmt,
+                key,
+                sha,
+            ) in s.execute(stmt):
+                row = out.get(name)
+                if row is None:
+                    made = as_utc(avatar_created) if avatar_created else None
+                    row = _Shown(uid, name, as_utc(user_created), avatar_id, made, {})
+                    out[name] = row
+                if key is not None and avatar_id == row.avatar_id:
+                    row.renditions[(size, fmt)] = (key, sha)
+        return out
+
+    def _served(self, shown: _Shown, key: AnswerKey, *, previous: Served | None) -> Served:
+        """The answer for ``key`` from what :meth:`_shown` read; ``previous`` is reused when
+        it is the same picture (no store read, no re-rendering)."""
+        _, want, fmt, shape = key
+        fmt = "png" if shape == "hexagon" else fmt
+        stored = shown.renditions.get((want, fmt)) if shown.avatar_created else None
+        source = f"r:{stored[1]}" if stored else "identicon"
+        if previous is not None and previous.source == source:
+            return previous
+        if stored is not None and shown.avatar_created is not None:
+            picked = Picked(CONTENT_TYPES[fmt], f'"{stored[1]}"', shown.avatar_created,
+                            key=stored[0])  # fmt: skip
+        else:
+            data = identicon(shown.username, size=want, fmt=fmt)
+            etag = f'"{hashlib.sha256(data).hexdigest()}"'
+            picked = Picked(CONTENT_TYPES[fmt], etag, shown.user_created, data=data)
+        if shape == "hexagon":
+            picked = self._hexagon(picked, want)
         data = picked.data if picked.data is not None else self.read_object(picked.key or "")
-        served = Served(
+        return Served(
             content_type=picked.content_type,
             etag=picked.etag,
             last_modified=picked.last_modified,
             data=data,
             url=self.object_url(picked.key) if picked.key and picked.data is None else None,
+            source=source,
         )
-        self._cache.put(key, served, owner=user_id)
-        return served
-
-    def _locate(
-        self, username: str, *, size: int, fmt: ImageFormat, shape: str
-    ) -> tuple[int, Picked]:
-        """The user's ID and what :meth:`pick` picks, in one query (a cache miss of the read
-        path made 8 round trips through :meth:`pick`; this is the same choice)."""
-        want, fmt = pick_size(size), "png" if shape == "hexagon" else fmt
-        shown = func.coalesce(NftAvatar.avatar_id, User.avatar_id)
-        active = (NftAvatar.user_id == User.id) & (NftAvatar.status == "active")
-        match = (Rendition.avatar_id == Avatar.id) & (Rendition.size == want)
-        stmt = (
-            select(User.id, User.username, User.created_at, Rendition.key, Rendition.sha256,
-                   Avatar.created_at)
-            .outerjoin(NftAvatar, active).outerjoin(Avatar, Avatar.id == shown)
-            .outerjoin(Rendition, match & (Rendition.format == fmt))
-            .where(User.username == username.strip().lower()).limit(1)
-        )  # fmt: skip
-        with self._factory() as s:
-            row = s.execute(stmt).first()
-        if row is None:
-            raise NotFound(f"no user named {username[:40]!r}", code="user_not_found")
-        user_id, name, user_created, key, sha256, avatar_created = row
-        if key is not None and avatar_created is not None:
-            picked = Picked(CONTENT_TYPES[fmt], f'"{sha256}"', as_utc(avatar_created), key=key)
-        else:
-            data = identicon(name, size=want, fmt=fmt)
-            etag = f'"{hashlib.sha256(data).hexdigest()}"'
-            picked = Picked(CONTENT_TYPES[fmt], etag, as_utc(user_created), data=data)
-        return user_id, self._hexagon(picked, want) if shape == "hexagon" else picked
 
     def _render(self, user_id: int, data: bytes, *, kind: str) -> Avatar:
         """Validate and render ``data`` and write its renditions; an unsaved Avatar row."""
@@ -215,6 +322,7 @@ class Avatars:
                 .where(User.id == user_id)
                 .values(avatar_id=avatar.id, avatar_version=User.avatar_version + 1)
             )
+            record_change(s, [user_id], at=avatar.created_at)
         self.invalidate(user_id)
         return self.view(avatar)
 
@@ -228,6 +336,7 @@ class Avatars:
             )
             user.avatar_id = None
             user.avatar_version += 1
+            record_change(s, [user_id], at=self._now())
         self.invalidate(user_id)
 
     def view(self, avatar: Avatar) -> AvatarView:
@@ -280,42 +389,6 @@ class Avatars:
             return nft, "nft"
         return user.avatar_id, "upload"
 
-    def pick(self, username: str, *, size: int, fmt: ImageFormat, shape: str = "square") -> Picked:
-        """The image to serve for ``/u/{username}/avatar?size=…`` in format ``fmt``;
-        ``shape="hexagon"`` gives a PNG masked to a hexagon."""
-        want = pick_size(size)
-        user, _ = self.current(username)
-        avatar_id, _kind = self.shown_avatar_id(user)
-        if shape == "hexagon":
-            fmt = "png"
-        row = avatar = None
-        if avatar_id is not None:
-            with self._factory() as s:
-                row = s.scalar(
-                    select(Rendition).where(
-                        Rendition.avatar_id == avatar_id,
-                        Rendition.size == want,
-                        Rendition.format == fmt,
-                    )
-                )
-                avatar = s.get(Avatar, avatar_id)
-        if row is not None and avatar is not None:
-            picked = Picked(
-                content_type=CONTENT_TYPES[fmt],
-                etag=f'"{row.sha256}"',
-                last_modified=as_utc(avatar.created_at),
-                key=row.key,
-            )
-        else:
-            data = identicon(user.username, size=want, fmt=fmt)
-            picked = Picked(
-                content_type=CONTENT_TYPES[fmt],
-                etag=f'"{hashlib.sha256(data).hexdigest()}"',
-                last_modified=as_utc(user.created_at),
-                data=data,
-            )
-        return self._hexagon(picked, want) if shape == "hexagon" else picked
-
     def _hexagon(self, picked: Picked, size: int) -> Picked:
         source = picked.data if picked.data is not None else self.read_object(picked.key or "")
         data = hexagon_mask(source, size=size)
@@ -340,6 +413,7 @@ class Avatars:
                 s.delete(avatar)
         with self._factory() as s:
             live = set(s.scalars(select(Rendition.key)).all())
+        prune_changes(self._factory, before=cutoff)
         removed = []
         for info in self._store.list("a/"):
             if info.key not in live and info.modified < cutoff:

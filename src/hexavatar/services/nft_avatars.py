@@ -32,7 +32,7 @@ from ..resolve.refs import NftRef, parse_nft_ref
 from ..resolve.resolver import IpfsReader, Resolution, ResolveLimits, Step, resolve_nft
 from ..storage.db import as_utc, transaction
 from ..storage.models import NftAvatar, User
-from .avatars import Avatars
+from .avatars import Avatars, record_change
 from .errors import InvalidInput, NotFound, ServiceError
 from .wallets import Wallets
 
@@ -241,6 +241,7 @@ class NftAvatars:
                 .where(User.id == user_id)
                 .values(avatar_version=User.avatar_version + 1)
             )
+            record_change(s, [user_id], at=now)
         self._avatars.invalidate(user_id)
         return NftAvatarView.of(row)
 
@@ -404,6 +405,7 @@ class NftAvatars:
                     .where(User.id.in_(rows))
                     .values(avatar_version=User.avatar_version + 1)
                 )
+                record_change(s, set(rows), at=values["dropped_at"])
         for uid in rows:
             self._avatars.invalidate(uid)
         return bool(rows)

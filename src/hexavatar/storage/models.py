@@ -27,6 +27,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 __all__ = [
     "ApiToken",
     "Avatar",
+    "AvatarChange",
     "Base",
     "LoginFailure",
     "Mint",
@@ -250,6 +251,18 @@ class NftAvatar(Base):
     dropped_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
 
     avatar: Mapped[Avatar] = relationship(lazy="joined")
+
+
+class AvatarChange(Base):
+    """A change of the avatar a user's profile shows (upload, removal, NFT avatar set or
+    dropped), written in the change's own transaction: every web process reads them to drop
+    its cached answers for that user (services/avatar_changes.py)."""
+
+    __tablename__ = "avatar_changes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(Integer)
+    changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class WorkerLease(Base):

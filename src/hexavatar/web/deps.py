@@ -51,6 +51,7 @@ class Services:
     chain: ChainLink | None = None
 
     def close(self) -> None:
+        self.avatars.close()
         if self.chain is not None:
             self.chain.close()
         self.engine.dispose()

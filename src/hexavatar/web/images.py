@@ -15,6 +15,7 @@ from fastapi.responses import RedirectResponse
 from starlette.concurrency import run_in_threadpool
 
 from ..services.avatars import CONTENT_TYPES, ImageFormat
+from ..services.errors import NotFound
 from .deps import Services, get_services
 from .errors import ApiError
 
@@ -90,10 +91,11 @@ async def user_avatar(
     """The user's current picture (the smallest rendition ≥ size), or a generated default."""
     fmt = negotiate(request.headers.get("accept"))
     served = services.avatars.cached(username, size=size, fmt=fmt, shape=shape)
-    if served is None:  # a miss reads the database and the store: off the event loop
-        served = await run_in_threadpool(
-            services.avatars.serve, username, size=size, fmt=fmt, shape=shape
-        )
+    if served is None:  # a miss: batched with the others of the moment, off the event loop
+        key = services.avatars.key(username, size=size, fmt=fmt, shape=shape)
+        served = await request.app.state.avatar_loader.load(key)
+        if served is None:
+            raise NotFound(f"no user named {username[:40]!r}", code="user_not_found")
     if services.settings.avatar_serving == "redirect" and served.url is not None:
         return RedirectResponse(
             served.url,

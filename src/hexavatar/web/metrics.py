@@ -241,9 +241,9 @@ class MetricsMiddleware:
 
 
 def install_metrics(app: FastAPI, metrics: Metrics) -> None:
-    """Count every request of ``app`` and answer ``GET /metrics``."""
+    """Answer ``GET /metrics`` from ``metrics`` (the app wraps itself in
+    :class:`MetricsMiddleware`: ``hexavatar.app.HexavatarApp``)."""
     app.state.metrics = metrics
-    app.add_middleware(MetricsMiddleware, metrics=metrics)
 
     async def metrics_endpoint(request: Request) -> Response:
         return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,118 @@
+"""The avatar read path under concurrency: cache misses coalesced into batched loads
+(web/avatar_loader.py), answered by the fast lane as well as hits (web/fastpath.py)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from hexavatar.storage.models import User
+from tests.web.conftest import jpeg_bytes, signup
+
+WEBP = {"Accept": "image/webp"}
+
+
+def _forget(client: TestClient, username: str) -> None:
+    """Drop ``username``'s cached answers (as a change would)."""
+    services = client.app.state.services  # type: ignore[attr-defined]
+    with services.factory() as s:
+        user_id = s.scalar(select(User.id).where(User.username == username))
+    services.avatars.invalidate(user_id)
+
+
+def _slow_counting_loads(
+    monkeypatch: pytest.MonkeyPatch, client: TestClient, delay: float = 0.1
+) -> list[int]:
+    """Record the size of every batch the loader reads (each read made ``delay`` slower, so
+    that concurrent misses pile up behind it)."""
+    avatars = client.app.state.services.avatars  # type: ignore[attr-defined]
+    real = avatars.load_many
+    sizes: list[int] = []
+    lock = threading.Lock()
+
+    def load_many(keys: Sequence[Any]) -> Any:
+        with lock:
+            sizes.append(len(keys))
+        time.sleep(delay)
+        return real(keys)
+
+    monkeypatch.setattr(avatars, "load_many", load_many)
+    return sizes
+
+
+def test_concurrent_misses_of_many_users_share_a_few_queries(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    users = [f"user{i}" for i in range(24)]
+    for name in users:
+        signup(client, name)
+    sizes = _slow_counting_loads(monkeypatch, client)
+    with ThreadPoolExecutor(len(users)) as pool:
+        answers = list(
+            pool.map(lambda n: client.get(f"/u/{n}/avatar?size=64", headers=WEBP), users)
+        )
+    assert [r.status_code for r in answers] == [200] * len(users)
+    assert len({r.headers["etag"] for r in answers}) == len(users)  # each user's own picture
+    assert sum(sizes) == len(users)  # every answer read once
+    assert len(sizes) <= 6, sizes  # in a few batches, not one query a request
+
+
+def test_concurrent_misses_of_one_answer_wait_for_one_load(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    signup(client, "bob")
+    assert client.post(
+        "/api/v1/me/avatar", files={"file": ("a.jpg", jpeg_bytes(colour="navy"), "image/jpeg")}
+    ).is_success
+    _forget(client, "bob")
+    sizes = _slow_counting_loads(monkeypatch, client)
+    with ThreadPoolExecutor(10) as pool:
+        answers = list(pool.map(lambda _: client.get("/u/bob/avatar", headers=WEBP), range(10)))
+    assert {r.status_code for r in answers} == {200}
+    assert len({r.content for r in answers}) == 1
+    assert sizes == [1]
+
+
+def test_a_miss_is_answered_by_the_fast_lane_and_errors_by_the_route(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    signup(client, "carol")
+    reference = client.get("/u/carol/avatar?size=64", headers=WEBP)  # through the route
+    _forget(client, "carol")
+
+    def not_the_route(*_a: object, **_k: object) -> None:
+        raise AssertionError("the route answered a request the fast lane understands")
+
+    monkeypatch.setattr("hexavatar.web.images.image_response", not_the_route)
+    miss = client.get("/u/carol/avatar?size=64", headers=WEBP)
+    assert miss.status_code == 200 and miss.content == reference.content
+    assert miss.headers["x-request-id"] and miss.headers["etag"] == reference.headers["etag"]
+    monkeypatch.undo()
+    missing = client.get("/u/nobody/avatar?size=64", headers={**WEBP, "X-Request-ID": "r-404"})
+    assert missing.status_code == 404
+    assert missing.json()["error"]["code"] == "user_not_found"
+    assert missing.headers["x-request-id"] == "r-404"
+
+
+def test_the_loader_reports_a_database_error_to_every_waiter(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    signup(client, "dave")
+    avatars = client.app.state.services.avatars  # type: ignore[attr-defined]
+    _forget(client, "dave")
+
+    def down(_keys: Sequence[Any]) -> Any:
+        raise ConnectionError("database unreachable")
+
+    monkeypatch.setattr(avatars, "load_many", down)
+    with pytest.raises(ConnectionError, match="unreachable"):  # the route's try: not swallowed
+        client.get("/u/dave/avatar?size=64", headers=WEBP)
+    monkeypatch.undo()
+    assert client.get("/u/dave/avatar?size=64", headers=WEBP).status_code == 200  # recovered
