@@ -13,7 +13,9 @@ either way.
 
 Baseline: nginx (Debian package) with as many worker processes as the service, serving for
 every user the very bytes the service answers (``/u/<name>/avatar``, the 128 px WebP) from a
-folder, ``access_log off``.
+folder, ``access_log off``: the target's ratio is against this one. For reference, the same
+nginx logging every request as a JSON line (``buffer=64k flush=1s``), as the service does by
+default: the like-for-like ratio.
 
 Third, for reference: the service behind an nginx ``proxy_cache`` of 1 s with background
 refresh (the front docs/deployment.md describes for heavy avatar traffic, and its caveat), on the
@@ -124,6 +126,20 @@ http {{
   server {{
     listen 127.0.0.1:{port};
     root {root};
+    location /u/ {{
+      default_type image/webp;
+      add_header Cache-Control "public, max-age=60";
+      add_header Vary Accept;
+    }}
+  }}
+  log_format json escape=json '{{"time":"$time_iso8601","method":"$request_method",'
+                              '"path":"$uri","status":$status,"request_id":"$request_id",'
+                              '"duration_ms":$request_time}}';
+  server {{
+    # the same, logging every request as the service does (JSON lines, written in batches)
+    listen 127.0.0.1:{logging_port};
+    root {root};
+    access_log {tmp}/access.log json buffer=64k flush=1s;
     location /u/ {{
       default_type image/webp;
       add_header Cache-Control "public, max-age=60";
@@ -319,11 +335,11 @@ def measure(args: argparse.Namespace, tmp: Path, env: dict[str, str]) -> dict[st
     app_port, nginx_port = free_port(), free_port()
     root = tmp / "www"
     conf = tmp / "nginx.conf"
-    cache_port = free_port()
+    cache_port, logging_port = free_port(), free_port()
     conf.write_text(
         NGINX_CONF.format(
             workers=args.workers, tmp=tmp, port=nginx_port, root=root, app_port=app_port,
-            cache_port=cache_port,
+            cache_port=cache_port, logging_port=logging_port,
         )
     )  # fmt: skip
     script = tmp / "pick.lua"
@@ -338,7 +354,10 @@ def measure(args: argparse.Namespace, tmp: Path, env: dict[str, str]) -> dict[st
         )
         nginx = [shutil.which("nginx") or "nginx", "-c", str(conf), "-e", str(tmp / "ngx.log")]
         with running(nginx, port=nginx_port, env=dict(os.environ), log=tmp / "nginx.log"):
-            ports = {"app": app_port, "nginx": nginx_port, "app_behind_nginx_cache": cache_port}
+            ports = {
+                "app": app_port, "nginx": nginx_port, "nginx_logging": logging_port,
+                "app_behind_nginx_cache": cache_port,
+            }  # fmt: skip
             wait_port(cache_port)
             print(f"nginx cache in front of the service: {cache_status(cache_port)}", flush=True)
             return run_rounds(args, script, ports) | {
@@ -426,11 +445,15 @@ def main() -> None:
         os.chmod(tmp, 0o755)
         figures = measure(args, tmp, app_env(tmp, new_database(admin), s3))
     load_after = round(os.getloadavg()[0], 2)
-    app, ngx = figures["app"], figures["nginx"]
+    app, ngx, ngx_log = figures["app"], figures["nginx"], figures["nginx_logging"]
     ratio = round(app["rps"] / ngx["rps"], 3)
+    ratio_logging = round(app["rps"] / ngx_log["rps"], 3)
     met = ratio >= TARGET_RATIO and app["p99_ms"] < TARGET_P99_MS
     print(f"service: {app['rps']:.0f} req/s, p50 {app['p50_ms']} ms, p99 {app['p99_ms']} ms")
     print(f"nginx:   {ngx['rps']:.0f} req/s, p50 {ngx['p50_ms']} ms, p99 {ngx['p99_ms']} ms")
+    print(f"nginx logging each request as the service does: {ngx_log['rps']:.0f} req/s, "
+          f"p50 {ngx_log['p50_ms']} ms, p99 {ngx_log['p99_ms']} ms "
+          f"(service {ratio_logging}× of it)")  # fmt: skip
     fronted = figures["app_behind_nginx_cache"]
     print(f"service behind a 1 s nginx cache: {fronted['rps']:.0f} req/s, "
           f"p50 {fronted['p50_ms']} ms, p99 {fronted['p99_ms']} ms")  # fmt: skip
@@ -440,6 +463,7 @@ def main() -> None:
         "bench": "serve", "users": args.users, "workers": args.workers,
         "connections": args.connections, "duration_s": args.duration,
         "store": "s3" if args.s3 else "folder", **figures, "rps_ratio": ratio,
+        "rps_ratio_vs_logging_nginx": ratio_logging,
         "target_rps_ratio": TARGET_RATIO, "target_p99_ms": TARGET_P99_MS, "met": met,
         "cpus": os.cpu_count(), "loadavg_1m": [load_before, load_after],
     }))  # fmt: skip

@@ -154,8 +154,13 @@ class Refresher(Generic[K]):
             with self._wake:
                 while not self._pending and not self._closed:
                     self._wake.wait()
-                if len(self._pending) < self._batch:
-                    self._wake.wait(self._linger)  # close() cuts it short
+                # gather for ``linger`` (each request wakes this wait: wait out the rest)
+                deadline = time.monotonic() + self._linger
+                while not self._closed and len(self._pending) < self._batch:
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        break
+                    self._wake.wait(left)
                 if self._closed:
                     return
                 keys = list(self._pending)[: self._batch]

@@ -9,8 +9,11 @@ only a safety net) and a change still shows everywhere within one poll interval.
 
 IDs come from a sequence and are handed out before their transactions commit, so a row can
 become visible after a higher ID did: a missing ID (a gap) is not skipped over until it appears
-or ``gap_timeout`` has passed (the transaction was rolled back, or is longer than any of ours).
-Times are this process's own clock: nothing depends on clocks agreeing between machines.
+or ``gap_timeout`` has passed (the transaction was rolled back, or is longer than any of ours);
+each poll reads the IDs above the highest seen and the missing ones. At start-up the last
+``START_WINDOW`` IDs are checked the same way. Times are this process's own clock: nothing
+depends on clocks agreeing between machines. IDs are never reused (AUTOINCREMENT on SQLite),
+so pruning old rows cannot hide a new one.
 
 Why by hand: a poll of one table; LISTEN/NOTIFY would need PostgreSQL (SQLite is supported
 too) and still a catch-up read after every reconnect.
@@ -24,7 +27,7 @@ import time
 from collections.abc import Callable
 from datetime import datetime
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from ..storage.db import transaction
@@ -33,6 +36,7 @@ from ..storage.models import AvatarChange
 __all__ = ["ChangeFeed", "prune_changes"]
 
 log = logging.getLogger(__name__)
+START_WINDOW = 1000  # IDs below the highest at start-up that may still be uncommitted
 
 
 class ChangeFeed:
@@ -55,25 +59,35 @@ class ChangeFeed:
         self._gaps: dict[int, float] = {}  # missing ID above ``_low`` → when first missed
 
     def start(self) -> None:
-        """Begin after the changes already made (a new process has nothing cached)."""
+        """Begin after the changes already made (a new process has nothing cached); the last
+        ``START_WINDOW`` IDs below the highest are gaps unless present, since a transaction
+        that took one of them may not have committed yet."""
         with self._factory() as s:
-            self._low = s.scalar(select(func.max(AvatarChange.id))) or 0
-        self._seen.clear()
+            top = s.scalar(select(func.max(AvatarChange.id))) or 0
+            low = max(0, top - START_WINDOW)
+            present = s.scalars(select(AvatarChange.id).where(AvatarChange.id > low)).all()
+        self._low = low
+        self._seen = set(present)
         self._gaps.clear()
+        self._advance()
 
     def poll(self) -> int:
         """Read the new changes and report each user once per change; how many were new."""
         if self._low is None:
             self.start()
         assert self._low is not None
+        top = max(self._seen, default=self._low)
+        wanted = AvatarChange.id > top
+        if self._gaps:  # and the missing IDs below it, which may have committed since
+            wanted = or_(wanted, AvatarChange.id.in_(sorted(self._gaps)))
         with self._factory() as s:
             rows = s.execute(
                 select(AvatarChange.id, AvatarChange.user_id)
-                .where(AvatarChange.id > self._low)
+                .where(wanted)
                 .order_by(AvatarChange.id)
                 .limit(self._batch)
             ).all()
-        new = [(id_, uid) for id_, uid in rows if id_ not in self._seen]
+        new = [(id_, uid) for id_, uid in rows if id_ not in self._seen and id_ > self._low]
         for id_, uid in new:
             self._seen.add(id_)
             self._gaps.pop(id_, None)

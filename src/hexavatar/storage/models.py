@@ -259,6 +259,8 @@ class AvatarChange(Base):
     its cached answers for that user (services/avatar_changes.py)."""
 
     __tablename__ = "avatar_changes"
+    # never reuse an ID (SQLite reuses the highest after a delete): a feed past it would miss it
+    __table_args__ = ({"sqlite_autoincrement": True},)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[int] = mapped_column(Integer)

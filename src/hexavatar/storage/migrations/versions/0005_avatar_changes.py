@@ -23,6 +23,7 @@ def upgrade() -> None:
         sa.Column("user_id", sa.Integer(), nullable=False),
         sa.Column("changed_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_avatar_changes")),
+        sqlite_autoincrement=True,  # IDs never reused (services/avatar_changes.py)
     )
 
 
