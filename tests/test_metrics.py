@@ -348,3 +348,32 @@ def test_the_running_watcher_reports_its_lag(tmp_path: Any) -> None:
         stop.set()
         thread.join(10)
         services.close()
+
+
+def test_requests_counted_in_bulk_equal_one_observe_each() -> None:
+    """Requests are counted in memory and added to the collectors in bulk (flush): the
+    exposition must be what one ``inc``/``observe`` per request gives, bucket by bucket."""
+    durations = [0.0004, 0.001, 0.0011, 0.003, 0.2, 7.0, 100.0, 0.001, 0.0025]
+    bulk, reference = Metrics(), Metrics()
+    for seconds in durations:
+        bulk.observe_request("GET", "/u/{username}/avatar", 200, seconds)
+        reference.requests.labels("GET", "/u/{username}/avatar", "200").inc()
+        reference.latency.labels("GET", "/u/{username}/avatar").observe(seconds)
+    bulk.observe_request("BREW", "/x", 418, 0.01)  # an unknown method is counted as OTHER
+    reference.requests.labels("OTHER", "/x", "418").inc()
+    reference.latency.labels("OTHER", "/x").observe(0.01)
+
+    def figures(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+        return {
+            (s.name, tuple(sorted(s.labels.items()))): s.value
+            for f in text_string_to_metric_families(text)
+            for s in f.samples
+            if s.name.startswith("hexavatar_http_request") and not s.name.endswith("_created")
+        }
+
+    got = figures(bulk.render().decode())  # render() flushes first
+    assert got == figures(reference.render().decode())
+    text = bulk.render().decode()
+    key = {"method": "GET", "route": "/u/{username}/avatar", "status": "200"}
+    assert value(text, "hexavatar_http_requests_total", **key) == len(durations)
+    bulk.close()

@@ -229,14 +229,19 @@ def test_metrics_add_up_across_workers(prod_env: dict[str, str], tmp_path: Path)
         n = 60
         for _ in range(n):  # a new connection each time, so both workers answer some
             assert httpx.get(f"{srv.url}/healthz", headers={"Connection": "close"}).is_success
+        assert not (prom / "counter_1.db").exists() and (prom / "keep.txt").exists()
+        deadline = time.monotonic() + 5  # each worker adds its counts once a second
+        while True:
+            text = httpx.get(f"{srv.url}/metrics").text
+            total = sum(
+                s.value
+                for f in text_string_to_metric_families(text)
+                for s in f.samples
+                if s.name == "hexavatar_http_requests_total" and s.labels.get("route") == "/healthz"
+            )
+            if total >= n or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
         pids = {p.name.rsplit("_", 1)[1] for p in prom.glob("counter_*.db")}
         assert len(pids) >= 2, sorted(prom.iterdir())
-        assert not (prom / "counter_1.db").exists() and (prom / "keep.txt").exists()
-        text = httpx.get(f"{srv.url}/metrics").text
-    total = sum(
-        s.value
-        for f in text_string_to_metric_families(text)
-        for s in f.samples
-        if s.name == "hexavatar_http_requests_total" and s.labels.get("route") == "/healthz"
-    )
     assert total == n

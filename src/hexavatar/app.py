@@ -226,6 +226,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             stop.set()
             for thread in background:
                 thread.join(timeout=settings.chain_timeout_seconds)
+            if metrics is not None:
+                metrics.close()  # what this process counted last reaches the collectors
             services.close()
 
     app = HexavatarApp(

@@ -101,6 +101,10 @@ class _RequestIdFilter(logging.Filter):
         return True
 
 
+# json.dumps(default=…) would build an encoder for every record
+_ENCODER = json.JSONEncoder(default=str, ensure_ascii=False)
+
+
 class JsonFormatter(logging.Formatter):
     """One JSON object per record: time, level, logger, message, request_id, the ``extra=``
     fields, and the traceback as ``exc`` (all redacted)."""
@@ -120,7 +124,7 @@ class JsonFormatter(logging.Formatter):
                 out[key] = value
         if record.exc_info:
             out["exc"] = redact(self.formatException(record.exc_info))
-        return json.dumps(out, default=str, ensure_ascii=False)
+        return _ENCODER.encode(out)
 
 
 _second: tuple[int, str] = (0, "")
@@ -295,7 +299,7 @@ def log_access(method: str, route: str, path: str, status: int, seconds: float) 
     if rid:
         out["request_id"] = rid
     out.update(fields)
-    sink.add_line(json.dumps(out, default=str, ensure_ascii=False))
+    sink.add_line(_ENCODER.encode(out))
 
 
 _direct: BatchingStreamHandler | None = None  # our JSON handler, set by configure_logging
