@@ -25,6 +25,7 @@ import re
 import sys
 import threading
 import time
+from collections.abc import Callable
 from contextvars import ContextVar, Token
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -103,6 +104,7 @@ class _RequestIdFilter(logging.Filter):
 
 # json.dumps(default=…) would build an encoder for every record
 _ENCODER = json.JSONEncoder(default=str, ensure_ascii=False)
+_json_str: Callable[[str], str] = json.encoder.encode_basestring  # a JSON string, as _ENCODER
 
 
 class JsonFormatter(logging.Formatter):
@@ -283,23 +285,22 @@ def log_access(method: str, route: str, path: str, status: int, seconds: float) 
         return
     ms = round(seconds * 1000, 3)
     message = f"{method} {route} {status} {ms:.1f}ms"
-    fields = {"method": method, "route": route, "path": path, "status": status, "duration_ms": ms}
     sink = _direct_sink()
     if sink is None:
+        fields = {"method": method, "route": route, "path": path, "status": status,
+                  "duration_ms": ms}  # fmt: skip
         ACCESS.info("%s", message, extra=fields)
         return
-    # What JsonFormatter makes of that record (a test compares them), without the record
-    out: dict[str, Any] = {
-        "time": _iso_time(time.time()),
-        "level": "info",
-        "logger": ACCESS.name,
-        "message": redact(message),
-    }
+    # The line JsonFormatter makes of that record (a test compares them), without the record
+    # and without a dict to encode: a third of the cost
     rid = _request_id.get()
-    if rid:
-        out["request_id"] = rid
-    out.update(fields)
-    sink.add_line(_ENCODER.encode(out))
+    sink.add_line(
+        f'{{"time": "{_iso_time(time.time())}", "level": "info", "logger": "hexavatar.access",'
+        f' "message": {_json_str(redact(message))}, '
+        + (f'"request_id": {_json_str(rid)}, ' if rid else "")
+        + f'"method": {_json_str(method)}, "route": {_json_str(route)},'
+        f' "path": {_json_str(path)}, "status": {status}, "duration_ms": {ms!r}}}'
+    )
 
 
 _direct: BatchingStreamHandler | None = None  # our JSON handler, set by configure_logging
