@@ -91,6 +91,7 @@ def serve(
         "log_config": None,  # configure_logging above (and in each worker's create_app)
         "access_log": False,  # the app logs each request with its request ID
         "server_header": False,
+        "http": "hexavatar.web.wire:CoalescingHttpToolsProtocol",  # one write a response
         "timeout_graceful_shutdown": settings.shutdown_timeout_seconds,
     }
     # uvicorn re-raises the signal once it has shut down gracefully; with the default handler
