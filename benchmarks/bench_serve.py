@@ -4,12 +4,12 @@ same bytes from a folder, in the same run.
 Set-up (production-like): a temporary PostgreSQL cluster (tests/support/services.py), the object
 store in a folder (``--s3`` puts it in moto's S3 server instead), NFTs off, ``hexavatar serve
 --workers 2`` on 127.0.0.1 with the default settings (JSON access log on, metrics on, avatar cache
-TTL 5 s). 1,000 users with avatars, made fast: the users are inserted through the ORM with one
-real password hash; ``--distinct`` of them (64) upload a generated noisy image through
-``Avatars.set_upload`` (4 sizes × WebP + PNG each); every other user gets an avatar row of its
-own whose renditions point at one of those objects (content-addressed keys are shared exactly
-so in production when two users upload the same picture). The read path does the same queries
-either way.
+TTL 300 s with changes read every second). 1,000 users with avatars, made fast: the users are
+inserted through the ORM with one real password hash; ``--distinct`` of them (64) upload a
+generated noisy image through ``Avatars.set_upload`` (4 sizes × WebP + PNG each); every other
+user gets an avatar row of its own whose renditions point at one of those objects
+(content-addressed keys are shared exactly so in production when two users upload the same
+picture). The read path does the same queries either way.
 
 Baseline: nginx (Debian package) with as many worker processes as the service, serving for
 every user the very bytes the service answers (``/u/<name>/avatar``, the 128 px WebP) from a
@@ -107,7 +107,7 @@ http {{
   upstream hexavatar {{ server 127.0.0.1:{app_port}; keepalive 32; }}
   server {{
     # the recommended front (docs/deployment.md): a cache of 1 s, so a change still shows
-    # within AVATAR_CACHE_TTL_SECONDS + 1 s; the service's own max-age=60 is not used for it
+    # within AVATAR_CHANGE_POLL_SECONDS + 1 s; the service's own max-age=60 is not used for it
     listen 127.0.0.1:{cache_port};
     location / {{
       proxy_pass http://hexavatar;
@@ -397,9 +397,8 @@ def server_p99_ms(before: dict[float, float], after: dict[float, float]) -> floa
 
 def run_rounds(args: argparse.Namespace, script: Path, ports: dict[str, int]) -> dict[str, Any]:
     """``--rounds`` alternating rounds, each after ``--warmup`` seconds of the same load on the
-    same target (steady state: under a steady load the service's hot cache entries are
-    refreshed ahead of expiry, but the other targets' rounds leave it idle for longer than
-    the cache's TTL); the best round of each."""
+    same target (every target measured in its steady state: connections open, caches warm);
+    the best round of each."""
     load = {"seconds": args.duration, "connections": args.connections, "threads": args.threads}
     runs: dict[str, list[Load]] = {name: [] for name in ports}
     for _ in range(args.rounds):
