@@ -179,6 +179,15 @@ def build_watcher(
     )
 
 
+def _every(
+    run_forever: Callable[..., None], stop: threading.Event, interval: float, name: str
+) -> threading.Thread:
+    """A daemon thread running ``run_forever(stop, interval=interval)`` (a service's loop)."""
+    return threading.Thread(
+        target=run_forever, args=(stop,), kwargs={"interval": interval}, daemon=True, name=name
+    )
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The ASGI app. Settings are read here (not at import) unless given."""
     settings = settings or load_settings()
@@ -199,15 +208,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             # Changes made by other processes drop this process's cached answers.
             feed = ChangeFeed(services.factory, services.avatars.invalidate)
             await run_in_threadpool(feed.start)  # before the first request fills the cache
-            background.append(
-                threading.Thread(
-                    target=feed.run_forever,
-                    args=(stop,),
-                    kwargs={"interval": settings.avatar_change_poll_seconds},
-                    daemon=True,
-                    name="avatar-changes",
-                )
-            )
+            poll = settings.avatar_change_poll_seconds
+            background.append(_every(feed.run_forever, stop, poll, "avatar-changes"))
         if services.chain is not None:
             # Finish mints a crash or an outage left unfinished (at start-up and then every
             # half minute), without holding up start-up; keep NFT avatars honest.
@@ -217,12 +219,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             on_report = metrics.observe_watch if metrics else None
             watcher = build_watcher(services, on_report=on_report)
             background.append(
-                threading.Thread(
-                    target=watcher.run_forever,
-                    args=(stop,),
-                    kwargs={"interval": settings.watcher_interval_seconds},
-                    daemon=True,
-                )
+                _every(watcher.run_forever, stop, settings.watcher_interval_seconds, "watcher")
             )
         for thread in background:
             thread.start()
