@@ -237,3 +237,24 @@ def test_gc_keeps_referenced_objects_and_collects_replaced_ones(client: TestClie
     }
     for url in second["renditions"].values():
         assert client.get(url.removeprefix("http://testserver")).status_code == 200
+
+
+def test_nul_characters_in_text_are_refused_not_stored(client: TestClient) -> None:
+    """PostgreSQL cannot store a NUL in text: every text input refuses it with a 4xx (it used to
+    be a 500 on PostgreSQL), on both databases."""
+    signup(client, "nora")
+    r = client.post("/api/v1/auth/tokens", json={"name": "ci\u0000x"})
+    assert r.status_code == 422, r.text
+    r = client.post("/api/v1/auth/login", json={"username": "no\u0000ra", "password": "x" * 8})
+    assert r.status_code in (401, 422), r.text
+    r = client.post(
+        "/api/v1/me/wallets", json={"message": "a\u0000b", "signature": "0x" + "00" * 65}
+    )
+    assert r.status_code == 422, r.text
+    r = client.post(
+        "/api/v1/nfts",
+        files={"image": ("a.jpg", jpeg_bytes(), "image/jpeg")},
+        data={"name": "bad\u0000name", "description": "d"},
+    )
+    assert 400 <= r.status_code < 500 and r.status_code != 404, r.text
+    assert client.post("/api/v1/auth/tokens", json={"name": "fine"}).status_code == 201

@@ -303,3 +303,10 @@ def test_a_file_over_the_limit_is_refused_on_the_page(tmp_path: Path) -> None:
             page = Page(r.text)  # type: ignore[attr-defined]
             assert "larger than" in page.text and "Not done" in page.text
         assert client.get("/api/v1/users/alice").json()["avatar"] is None
+
+
+def test_a_nul_character_in_a_form_field_is_refused(client: TestClient) -> None:
+    token = csrf_of(client.get("/signup").text)
+    r = client.post("/signup", data={"username": "a\x00b", "password": PASSWORD, "csrf": token})
+    assert r.status_code == 400, r.text
+    sign_up(client, "nul_free")  # and the form still works

@@ -13,6 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from hexavatar.services.errors import InvalidCredentials
 from hexavatar.storage.models import User
 from tests.web.conftest import jpeg_bytes, signup
 
@@ -116,3 +117,57 @@ def test_the_loader_reports_a_database_error_to_every_waiter(
         client.get("/u/dave/avatar?size=64", headers=WEBP)
     monkeypatch.undo()
     assert client.get("/u/dave/avatar?size=64", headers=WEBP).status_code == 200  # recovered
+
+
+def test_the_fast_lane_answers_head_and_conditional_requests_on_a_miss_too(
+    client: TestClient,
+) -> None:
+    signup(client, "erin")
+    full = client.get("/u/erin/avatar?size=64", headers=WEBP)
+    _forget(client, "erin")
+    head = client.head("/u/erin/avatar?size=64", headers=WEBP)
+    assert head.status_code == 200 and head.content == b""
+    assert head.headers["content-length"] == str(len(full.content))
+    _forget(client, "erin")
+    cond = client.get(
+        "/u/erin/avatar?size=64", headers={**WEBP, "If-None-Match": full.headers["etag"]}
+    )
+    assert cond.status_code == 304 and cond.content == b""
+    assert cond.headers["etag"] == full.headers["etag"]
+
+
+@pytest.mark.parametrize(
+    ("query", "status"),
+    [
+        ("size=abc", 422),
+        ("size=", 200),  # blank: the default, as in the route
+        ("size=15", 400),
+        ("size=513", 400),
+        ("size=64&shape=circle", 422),
+        ("size=64&size=128", 200),
+        ("size=%36%34", 200),
+        ("x=" + "a" * 5000, 200),
+    ],
+)
+def test_odd_queries_get_the_routes_answer(client: TestClient, query: str, status: int) -> None:
+    signup(client, "fay")
+    r = client.get(f"/u/fay/avatar?{query}", headers=WEBP)
+    assert r.status_code == status, r.text
+    if status != 200:
+        assert "error" in r.json() or "detail" in r.json()
+
+
+def test_odd_usernames_are_not_found_not_errors(client: TestClient) -> None:
+    for name in ("%00", "a%00b", "ü" * 10, "a" * 64, "..", "%2e%2e", "' OR 1=1 --"):
+        r = client.get(f"/u/{name}/avatar?size=64", headers=WEBP)
+        assert r.status_code == 404, (name, r.status_code)
+        assert client.get(f"/api/v1/users/{name}").status_code == 404, name
+        assert client.get(f"/@{name}").status_code == 404, name
+
+
+def test_a_log_in_with_a_nul_in_the_name_is_refused(client: TestClient) -> None:
+    r = client.post("/api/v1/auth/login", json={"username": "al\u0000ice", "password": "x" * 8})
+    assert r.status_code == 422 and "NUL" in r.json()["error"]["message"]
+    accounts = client.app.state.services.accounts  # type: ignore[attr-defined]
+    with pytest.raises(InvalidCredentials):  # the service itself: a failed log-in, counted
+        accounts.login("al\x00ice", "x" * 8, client="127.0.0.1")

@@ -25,11 +25,17 @@ from ..storage.db import as_utc, transaction
 from ..storage.models import ApiToken, LoginFailure, User
 from .errors import InvalidCredentials, InvalidInput, NotFound, RateLimited, UsernameTaken
 
-__all__ = ["Accounts", "LoginLimits", "TokenKind", "normalise_username"]
+__all__ = ["Accounts", "LoginLimits", "TokenKind", "could_be_username", "normalise_username"]
 
 TokenKind = Literal["session", "api"]
 _USERNAME = re.compile(r"[a-z0-9_]{3,30}")
 _MIN_PASSWORD, _MAX_PASSWORD = 8, 1024
+
+
+def could_be_username(name: str) -> bool:
+    """Whether ``name`` (already lowercase) has a username's shape: anything else is nobody,
+    without asking the database (PostgreSQL refuses some text, e.g. NUL characters)."""
+    return _USERNAME.fullmatch(name) is not None
 
 
 def normalise_username(username: str) -> str:
@@ -91,8 +97,10 @@ class Accounts:
 
     def login(self, username: str, password: str, *, client: str) -> tuple[User, str]:
         """Check the password (rate-limited per username and client) and open a session."""
-        name = username.strip().lower()[:64]
-        client = client[:64]
+        # a name no user can have still counts as a failure (stored without NUL: PostgreSQL
+        # refuses it in text)
+        name = username.strip().lower()[:64].replace("\x00", "\ufffd")
+        client = client[:64].replace("\x00", "\ufffd")
         self._check_rate(name, client)
         with self._factory() as s:
             user = s.scalar(select(User).where(User.username == name))
@@ -168,6 +176,8 @@ class Accounts:
 
     def get_user(self, username: str) -> User:
         name = username.strip().lower()
+        if not could_be_username(name):
+            raise NotFound(f"no user named {username[:40]!r}", code="user_not_found")
         with self._factory() as s:
             user = s.scalar(select(User).where(User.username == name))
         if user is None:

@@ -22,6 +22,7 @@ from ..media import RENDITION_SIZES, ImageLimits, hexagon_mask, identicon, proce
 from ..storage.db import as_utc, transaction
 from ..storage.models import Avatar, AvatarChange, NftAvatar, Rendition, User
 from ..storage.objects import ObjectStore, content_key
+from .accounts import could_be_username
 from .avatar_cache import Refresher, TtlCache
 from .avatar_changes import prune_changes
 from .errors import InvalidInput, NotFound
@@ -196,7 +197,9 @@ class Avatars:
         """For each existing user named in ``keys``: the renditions of the avatar shown (an
         active NFT avatar first, then the upload) that ``keys`` ask for, in one query whatever
         their number (a row or two a user: the refresh reads thousands at a time)."""
-        usernames = sorted({k[0] for k in keys})
+        usernames = sorted({k[0] for k in keys if could_be_username(k[0])})
+        if not usernames:
+            return {}
         sizes = sorted({k[1] for k in keys})
         formats = sorted({"png" if k[3] == "hexagon" else k[2] for k in keys})
         shown = func.coalesce(NftAvatar.avatar_id, User.avatar_id)
@@ -361,7 +364,12 @@ class Avatars:
 
     def current(self, username: str) -> tuple[User, AvatarView | None]:
         with self._factory() as s:
-            user = s.scalar(select(User).where(User.username == username.strip().lower()))
+            name = username.strip().lower()
+            user = (
+                s.scalar(select(User).where(User.username == name))
+                if could_be_username(name)
+                else None
+            )
             if user is None:
                 raise NotFound(f"no user named {username[:40]!r}", code="user_not_found")
             return user, (self.view(user.avatar) if user.avatar else None)

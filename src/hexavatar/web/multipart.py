@@ -49,9 +49,12 @@ class FormData:
         if part is None:
             return None
         try:
-            return bytes(part.data).decode("utf-8")
+            text = bytes(part.data).decode("utf-8")
         except UnicodeDecodeError:
             raise MalformedForm(f"form field {name!r}: expected UTF-8 text") from None
+        if "\x00" in text:
+            raise MalformedForm(f"form field {name!r}: NUL characters are not allowed")
+        return text
 
 
 def _disposition(value: bytes) -> tuple[str, str | None]:

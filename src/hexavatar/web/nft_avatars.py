@@ -12,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 
 from ..storage.db import as_utc
 from .deps import CurrentUser, Services, get_services
-from .schemas import AvatarOut, ErrorOut, ProvenanceOut
+from .schemas import AvatarOut, ErrorOut, ProvenanceOut, RequestBody
 
 __all__ = ["router"]
 
@@ -24,7 +24,7 @@ router = APIRouter(
 )
 
 
-class NftRefIn(BaseModel):
+class NftRefIn(RequestBody):
     ref: str = Field(
         max_length=300,
         description="eip155:<chain id>/erc721:<contract>/<token id> (or erc1155)",

@@ -14,7 +14,7 @@ from ..services.minting import MintRequest, MintView
 from .deps import CurrentUser, Services, get_services
 from .errors import ApiError
 from .multipart import read_request_form
-from .schemas import ErrorOut
+from .schemas import ErrorOut, RequestBody
 
 __all__ = ["router"]
 
@@ -73,7 +73,7 @@ class MintOut(BaseModel):
         return cls.model_validate(v, from_attributes=True)
 
 
-class TransferIn(BaseModel):
+class TransferIn(RequestBody):
     to: str = Field(max_length=64, description="the new owner's address")
 
 

@@ -228,6 +228,9 @@ async def _fields(request: Request) -> dict[str, str]:
     form = await request.form(max_files=0, max_fields=20)
     fields = {k: v for k, v in form.items() if isinstance(v, str)}
     _check_csrf(request, fields.get(CSRF_FIELD))
+    for name, value in fields.items():
+        if "\x00" in value:
+            raise MalformedForm(f"form field {name[:40]!r}: NUL characters are not allowed")
     return fields
 
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from ..services.avatars import AvatarView
 from ..services.nft_avatars import NftAvatarView
@@ -16,6 +17,7 @@ __all__ = [
     "ErrorOut",
     "ProfileOut",
     "ProvenanceOut",
+    "RequestBody",
     "TokenIn",
     "TokenOut",
     "UserOut",
@@ -31,12 +33,24 @@ class ErrorOut(BaseModel):
     error: ErrorBody
 
 
-class Credentials(BaseModel):
+class RequestBody(BaseModel):
+    """A JSON request body: no text in it may hold a NUL character (no legitimate value has one,
+    and PostgreSQL cannot store one: refused here with a 422, not a 500 later)."""
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        if isinstance(value, str) and "\x00" in value:
+            raise ValueError("NUL characters are not allowed")
+        return value
+
+
+class Credentials(RequestBody):
     username: str = Field(max_length=64, examples=["alice"])
     password: str = Field(max_length=1024)
 
 
-class TokenIn(BaseModel):
+class TokenIn(RequestBody):
     name: str = Field(default="", max_length=100)
     username: str | None = Field(default=None, max_length=64)
     password: str | None = Field(default=None, max_length=1024)

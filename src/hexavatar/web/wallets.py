@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Response
 from pydantic import BaseModel, Field
 
 from .deps import CurrentUser, Services, auth_token, get_services
-from .schemas import ErrorOut
+from .schemas import ErrorOut, RequestBody
 
 __all__ = ["router"]
 
@@ -29,7 +29,7 @@ class NonceOut(BaseModel):
     chain_ids: list[int]
 
 
-class LinkIn(BaseModel):
+class LinkIn(RequestBody):
     message: str = Field(max_length=4096, description="the EIP-4361 message, exactly as signed")
     signature: str = Field(max_length=2048, description="0x-hex personal_sign signature")
 
