@@ -34,6 +34,7 @@ from starlette.routing import BaseRoute, Match, Mount, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 __all__ = [
+    "HTTP_METHODS",
     "REQUEST_ID_HEADER",
     "JsonFormatter",
     "RequestLogMiddleware",
@@ -53,8 +54,9 @@ _request_id: ContextVar[str | None] = ContextVar("hexavatar_request_id", default
 _SANE_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
 _HANDLER_MARK = "_hexavatar_handler"
 _SCOPE_KEY = "hexavatar.request_id"
-# An access message of one of these methods is the method, a route template, numbers: no secret
-_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+# The HTTP methods the service knows (metrics count others as OTHER). An access message of one
+# of them is the method, a route template and numbers: nothing to redact.
+HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 _TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"
 _SECRET_NAMES = r"password|passwd|secret|token|api[_-]?key|private[_-]?key|cookie|session"
 _REDACTIONS: tuple[tuple[re.Pattern[str], str], ...] = (
@@ -298,7 +300,7 @@ def log_access(method: str, route: str, path: str, status: int, seconds: float) 
     rid = _request_id.get()
     sink.add_line(
         f'{{"time": "{_iso_time(time.time())}", "level": "info", "logger": "hexavatar.access",'
-        f' "message": {_json_str(message if method in _METHODS else redact(message))}, '
+        f' "message": {_json_str(message if method in HTTP_METHODS else redact(message))}, '
         + (f'"request_id": {_json_str(rid)}, ' if rid else "")
         + f'"method": {_json_str(method)}, "route": {_json_str(route)},'
         f' "path": {_json_str(path)}, "status": {status}, "duration_ms": {ms!r}}}'

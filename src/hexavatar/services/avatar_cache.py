@@ -137,7 +137,7 @@ class Refresher(Generic[K]):
         self._wake = threading.Condition()
         self._thread: threading.Thread | None = None
         self._closed = False
-        self.rounds = 0  # batches reloaded (tests and the benchmark read it)
+        self.rounds = 0  # batches reloaded (tests wait on it)
 
     def request(self, key: K) -> None:
         with self._wake:

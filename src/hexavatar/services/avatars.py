@@ -156,22 +156,14 @@ class Avatars:
     def cached(
         self, username: str, *, size: int, fmt: ImageFormat, shape: str = "square"
     ) -> Served | None:
-        """The cached answer of :meth:`serve`, if fresh: no I/O, so the web layer may call it
-        on the event loop and skip a thread hop on a hit. A hit past the entry's refresh mark
-        also queues it for the background refresh (``services/avatar_cache.py``)."""
+        """The cached answer for ``/u/{username}/avatar``, if fresh: no I/O, so the web layer
+        may call it on the event loop and skip a thread hop on a hit. A hit past the entry's
+        refresh mark also queues it for the background refresh (``services/avatar_cache.py``)."""
         key = self.key(username, size=size, fmt=fmt, shape=shape)
         hit, due = self._cache.lookup(key)
         if due:
             self._refresher.request(key)
         return hit
-
-    def serve(self, username: str, *, size: int, fmt: ImageFormat, shape: str = "square") -> Served:
-        """What ``/u/{username}/avatar`` answers, from the in-process cache when fresh."""
-        key = self.key(username, size=size, fmt=fmt, shape=shape)
-        served = self._cache.get(key) or self.load_many([key])[key]
-        if served is None:
-            raise NotFound(f"no user named {username[:40]!r}", code="user_not_found")
-        return served
 
     def load_many(self, keys: Sequence[AnswerKey]) -> dict[AnswerKey, Served | None]:
         """Read the answers for ``keys`` in one query and cache them (None: no such user).

@@ -19,7 +19,7 @@ import asyncio
 
 from starlette.concurrency import run_in_threadpool
 
-from ..services.avatars import AnswerKey, Avatars, Served
+from ..services.avatars import AnswerKey, Avatars, ImageFormat, Served
 
 __all__ = ["AvatarLoader"]
 
@@ -33,7 +33,16 @@ class AvatarLoader:
         self._queue: list[AnswerKey] = []
         self._in_flight = 0
         self._tasks: set[asyncio.Task[None]] = set()
-        self.batches = 0  # batches run (tests read it)
+
+    async def answer(
+        self, username: str, *, size: int, fmt: ImageFormat, shape: str
+    ) -> Served | None:
+        """What ``/u/{username}/avatar`` answers: the cached answer, else the loaded one (None:
+        no such user). Raises the service's error for a bad size."""
+        hit = self._avatars.cached(username, size=size, fmt=fmt, shape=shape)
+        if hit is not None:
+            return hit
+        return await self.load(self._avatars.key(username, size=size, fmt=fmt, shape=shape))
 
     async def load(self, key: AnswerKey) -> Served | None:
         """The answer for ``key`` (None: no such user), read with whatever else is missing."""
@@ -71,6 +80,5 @@ class AvatarLoader:
                 if future is not None and not future.done():
                     future.set_result(found.get(key))
         finally:
-            self.batches += 1
             self._in_flight -= 1
             self._start()

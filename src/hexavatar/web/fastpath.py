@@ -84,12 +84,10 @@ class AvatarFastPath:
             return None
         size, shape = params
         fmt = negotiate(_header(scope, b"accept"))
-        hit: Served | None = services.avatars.cached(username, size=size, fmt=fmt, shape=shape)
-        if hit is not None:
-            return hit
-        key = services.avatars.key(username, size=size, fmt=fmt, shape=shape)
         try:
-            loaded: Served | None = await state.avatar_loader.load(key)
+            loaded: Served | None = await state.avatar_loader.answer(
+                username, size=size, fmt=fmt, shape=shape
+            )
         except Exception:  # the route tries again and reports the error as usual
             return None
         return loaded  # None (no such user): the route answers 404

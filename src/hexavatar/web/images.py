@@ -90,12 +90,10 @@ async def user_avatar(
 ) -> Response:
     """The user's current picture (the smallest rendition ≥ size), or a generated default."""
     fmt = negotiate(request.headers.get("accept"))
-    served = services.avatars.cached(username, size=size, fmt=fmt, shape=shape)
-    if served is None:  # a miss: batched with the others of the moment, off the event loop
-        key = services.avatars.key(username, size=size, fmt=fmt, shape=shape)
-        served = await request.app.state.avatar_loader.load(key)
-        if served is None:
-            raise NotFound(f"no user named {username[:40]!r}", code="user_not_found")
+    # a miss is batched with the others of the moment, off the event loop
+    served = await request.app.state.avatar_loader.answer(username, size=size, fmt=fmt, shape=shape)
+    if served is None:
+        raise NotFound(f"no user named {username[:40]!r}", code="user_not_found")
     if services.settings.avatar_serving == "redirect" and served.url is not None:
         return RedirectResponse(
             served.url,

@@ -49,7 +49,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..ipfs.fetch import FetchReport
-from ..logs import route_template
+from ..logs import HTTP_METHODS, route_template
 from ..services.watcher import WatchReport
 
 __all__ = [
@@ -62,7 +62,6 @@ __all__ = [
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
-_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 _CODE = re.compile(r"[a-z][a-z0-9_]{0,47}")
 _MAX_ERROR_BODY = 8192
 _MULTIPROC_FILE = re.compile(r"(counter|gauge|histogram|summary)_.*\.db")
@@ -158,7 +157,7 @@ class Metrics:
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
         """Count one request: in process memory, added to the collectors by :meth:`flush`
         (each second, and before every scrape this process answers)."""
-        key = (method if method in _METHODS else "OTHER", route, status)
+        key = (method if method in HTTP_METHODS else "OTHER", route, status)
         bucket = bisect_left(LATENCY_BUCKETS, seconds)  # the first bound ≥ seconds (or +Inf)
         with self._lock:
             tally = self._tallies.get(key)
