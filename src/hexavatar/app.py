@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gc
 import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import timedelta
 
@@ -41,7 +41,7 @@ from .web import api, gateway, health, images, nft_avatars, nfts, pages, wallets
 from .web.avatar_loader import AvatarLoader
 from .web.deps import Services
 from .web.errors import ApiError, install_error_handlers
-from .web.fastpath import AvatarFastPath
+from .web.fastpath import Answer, AvatarFastPath
 from .web.metrics import Metrics, MetricsMiddleware, install_metrics
 from .web.multipart import BodyTooLarge, MalformedForm
 
@@ -68,6 +68,16 @@ class HexavatarApp(FastAPI):
             await self.middleware_stack(scope, receive, send)
             return
         await super().__call__(scope, receive, send)
+
+    def answer_at_once(
+        self, method: str, path: str, query: bytes, headers: Sequence[tuple[bytes, bytes]]
+    ) -> Answer | None:
+        """A cached avatar's answer, made without ASGI (see web/fastpath.py), else None: the
+        hook ``hexavatar serve``'s HTTP protocol (web/wire.py) calls for each request."""
+        stack = self.middleware_stack
+        if not isinstance(stack, AvatarFastPath) or self.root_path:
+            return None  # not started yet (the first request builds the stack)
+        return stack.answer_at_once(method, path, query, headers)
 
     def build_middleware_stack(self) -> ASGIApp:
         stack = super().build_middleware_stack()

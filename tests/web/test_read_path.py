@@ -1,20 +1,28 @@
 """The avatar read path under concurrency: cache misses coalesced into batched loads
-(web/avatar_loader.py), answered by the fast lane as well as hits (web/fastpath.py)."""
+(web/avatar_loader.py), answered by the fast lane as well as hits (web/fastpath.py), and hits
+answered before ASGI under ``hexavatar serve``'s HTTP protocol (web/wire.py)."""
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import httpx
 import pytest
+import uvicorn
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from hexavatar.app import create_app
+from hexavatar.config import Settings
 from hexavatar.services.errors import InvalidCredentials
 from hexavatar.storage.models import User
+from hexavatar.web.fastpath import AvatarFastPath
+from hexavatar.web.wire import CoalescingHttpToolsProtocol
+from tests.support.services import free_port, wait_port
 from tests.web.conftest import jpeg_bytes, signup
 
 WEBP = {"Accept": "image/webp"}
@@ -171,3 +179,69 @@ def test_a_log_in_with_a_nul_in_the_name_is_refused(client: TestClient) -> None:
     accounts = client.app.state.services.accounts  # type: ignore[attr-defined]
     with pytest.raises(InvalidCredentials):  # the service itself: a failed log-in, counted
         accounts.login("al\x00ice", "x" * 8, client="127.0.0.1")
+
+
+@pytest.fixture
+def live(settings: Settings) -> Iterator[tuple[str, list[tuple[str, int | None]]]]:
+    """The app served by uvicorn with ``hexavatar serve``'s HTTP protocol (web/wire.py); the
+    list records every request the fast lane's ``answer_at_once`` saw: (path, status or None)."""
+    seen: list[tuple[str, int | None]] = []
+    real = AvatarFastPath.answer_at_once
+
+    def spy(self: AvatarFastPath, method: str, path: str, query: bytes, headers: Any) -> Any:
+        answer = real(self, method, path, query, headers)
+        seen.append((path, None if answer is None else answer[0]))
+        return answer
+
+    port = free_port()
+    config = uvicorn.Config(
+        create_app(settings), host="127.0.0.1", port=port, log_config=None,
+        http=CoalescingHttpToolsProtocol, lifespan="on",
+    )  # fmt: skip
+    server = uvicorn.Server(config)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(AvatarFastPath, "answer_at_once", spy)
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        wait_port(port)
+        try:
+            yield f"http://127.0.0.1:{port}", seen
+        finally:
+            server.should_exit = True
+            thread.join(10)
+
+
+def test_served_hits_are_answered_at_once_as_the_asgi_way_answers(
+    live: tuple[str, list[tuple[str, int | None]]],
+) -> None:
+    """Under ``hexavatar serve``'s protocol, a cached avatar is answered before ASGI: the same
+    status, headers (in order) and bytes as the ASGI way's answer, and counted the same."""
+    base, seen = live
+    url, ignore = "/u/gina/avatar?size=100", {b"date", b"x-request-id"}
+    with httpx.Client(base_url=base, headers=WEBP) as http:
+        signup(http, "gina")  # type: ignore[arg-type]
+        first = http.get(url)  # a miss: the ASGI way (the loader) fills the cache
+        again = http.get(url, headers={"X-Request-ID": "req-at-once"})
+        head = http.head(url)
+        cond = http.get(url, headers={"If-None-Match": first.headers["etag"]})
+        png = http.get(url, headers={"Accept": "image/png"})  # another answer: a miss
+        metrics = http.get("/metrics").text
+    assert [p for p in seen if p[0].startswith("/u/")] == [
+        ("/u/gina/avatar", None), ("/u/gina/avatar", 200), ("/u/gina/avatar", 200),
+        ("/u/gina/avatar", 304), ("/u/gina/avatar", None),
+    ]  # fmt: skip
+    assert again.status_code == 200 and again.content == first.content
+    assert [h for h in again.headers.raw if h[0].lower() not in ignore] == [
+        h for h in first.headers.raw if h[0].lower() not in ignore
+    ]
+    assert again.headers["x-request-id"] == "req-at-once" and "date" in again.headers
+    assert head.content == b"" and head.headers["content-length"] == str(len(first.content))
+    assert cond.status_code == 304 and cond.content == b"" and "content-length" not in cond.headers
+    assert png.headers["content-type"] == "image/png"
+    counted = sum(
+        int(float(line.rsplit(" ", 1)[1]))
+        for line in metrics.splitlines()
+        if line.startswith("hexavatar_http_requests_total{")
+        and 'route="/u/{username}/avatar"' in line
+    )
+    assert counted == 5
