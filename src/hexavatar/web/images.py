@@ -29,9 +29,45 @@ IMMUTABLE = "public, max-age=31536000, immutable"
 
 
 def negotiate(accept: str | None) -> ImageFormat:
-    """WebP when the client says it takes it (or takes anything image/*), else PNG."""
-    accept = (accept or "").lower()
-    return "webp" if "image/webp" in accept else "png"
+    """WebP when ``Accept`` names ``image/webp`` with a quality above 0 and at least PNG's,
+    else PNG (every client shows a PNG: wildcards such as ``*/*`` and ``image/*`` get it).
+
+    Qualities as RFC 9110 (12.5.1) reads them: each type's is that of the most specific range
+    that matches it (``image/png`` over ``image/*`` over ``*/*``); with no ``Accept``, 1 for all.
+    Clients send a few ``Accept`` strings over and over: the answers are remembered."""
+    known = _NEGOTIATED.get(accept)
+    if known is not None:
+        return known
+    q = _qualities(accept or "*/*")
+    webp = q.get("image/webp")
+    png = q.get("image/png", q.get("image/*", q.get("*/*", 0.0)))
+    fmt: ImageFormat = "webp" if webp is not None and webp > 0 and webp >= png else "png"
+    if len(_NEGOTIATED) < 1024:
+        _NEGOTIATED[accept] = fmt
+    return fmt
+
+
+_NEGOTIATED: dict[str | None, ImageFormat] = {}
+
+
+def _qualities(accept: str) -> dict[str, float]:
+    """Media range (lower case, parameters dropped) → its quality (a bad ``q`` counts as 1)."""
+    out: dict[str, float] = {}
+    for part in accept.split(","):
+        media, *params = (p.strip() for p in part.split(";"))
+        if not media:
+            continue
+        q = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    q = min(max(float(value.strip()), 0.0), 1.0)
+                except ValueError:
+                    q = 1.0
+        media = media.lower()
+        out[media] = max(q, out.get(media, 0.0))
+    return out
 
 
 def not_modified(inm: str | None, ims: str | None, etag: str, modified: datetime) -> bool:
