@@ -165,6 +165,12 @@ class NotAcceptable(IpfsError, ValueError):
 
     code = "not_acceptable"
 
+    @property
+    def headers(self) -> dict[str, str]:
+        """Headers an HTTP 406 response carries: it depends on ``Accept`` (RFC 9110 12.5.5),
+        so a cache must not answer another ``Accept`` with it."""
+        return {"Vary": "Accept"}
+
 
 class FetchError(IpfsError, ConnectionError):
     """Verified fetch failed on every gateway (``report`` says which failed why)."""

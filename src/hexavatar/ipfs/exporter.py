@@ -272,7 +272,10 @@ def _entity_links(cid: CID, block: bytes) -> list[CID]:
     """Links an ``entity`` walk follows from a non-file block: HAMT sub-shards only."""
     if cid.codec != DAG_PB:
         return []
-    node, unixfs = _unixfs(cid, block)
+    try:
+        node, unixfs = _unixfs(cid, block)
+    except UnixFSError:
+        return []  # dag-pb without UnixFS: non-UnixFS data, whose entity is the block alone
     if unixfs.type != DataType.HAMT_SHARD:
         return []
     width = hamt_prefix_width(unixfs.fanout or 256)

@@ -146,6 +146,17 @@ def _request(
     return client.stream("GET", url, headers={"Accept": accept}, timeout=timeout)
 
 
+def _media_type(header: str) -> tuple[str, dict[str, str]]:
+    """``(type, parameters)`` of a ``Content-Type``, lower-cased, quotes and spaces around
+    ``=`` removed (RFC 9110 section 8.3.1: ``version="1"`` and ``version=1`` are the same)."""
+    kind, *parts = header.split(";")
+    params: dict[str, str] = {}
+    for part in parts:
+        key, _, value = part.partition("=")
+        params[key.strip().lower()] = value.strip().strip('"').lower()
+    return kind.strip().lower(), params
+
+
 def _gateway_url(base: str, root: CID, path: str) -> str:
     suffix = f"/{url_quote(path.strip('/'), safe='/')}" if path.strip("/") else ""
     return f"{base.rstrip('/')}/ipfs/{root}{suffix}"
@@ -175,12 +186,10 @@ class _CarStream:
                 "http_status", f"expected HTTP 200 for the CAR, found {response.status_code}"
             )
         media = response.headers.get("content-type", "")
-        kind, *params = (part.strip().lower() for part in media.split(";"))
-        if kind != "application/vnd.ipld.car" or any(
-            p.startswith("version=") and p != "version=1" for p in params
-        ):
+        kind, params = _media_type(media)
+        if kind != "application/vnd.ipld.car" or params.get("version", "1") != "1":
             raise _Failed("not_car", f"expected a CARv1 response, found {quote(media)}")
-        self.dups = "dups=y" in params
+        self.dups = params.get("dups") == "y"  # absent: assume none, ignore any that come
         self._chunks = response.aiter_bytes()
 
     async def get(self, cid: CID) -> bytes:
@@ -200,8 +209,9 @@ class _CarStream:
             self.passed.add(mh)
             if mh == key:
                 return block.data
-            self.pending[mh] = block.data
-            self.pending_bytes += len(block.data)
+            if mh not in self.pending:  # a duplicate adds nothing to keep
+                self.pending[mh] = block.data
+                self.pending_bytes += len(block.data)
             if self.pending_bytes > self.limits.max_bytes:
                 raise _Failed("too_large", "expected the CAR to send needed blocks, found extras")
 

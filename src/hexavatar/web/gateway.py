@@ -14,8 +14,15 @@ Responses, chosen by ``?format=`` (which wins) or ``Accept``:
 - ``raw`` (``application/vnd.ipld.raw``): one verified block;
 - ``car`` (``application/vnd.ipld.car; version=1; order=dfs; dups=n``, or ``dups=y`` when
   asked): the blocks of the path, then of the terminal entity for ``dag-scope`` (``all``,
-  ``entity``, ``block``) and optional ``entity-bytes``, depth-first; ``version`` other than 1
-  and ``order`` other than ``dfs``/``unk`` are 406.
+  ``entity``, ``block``) and optional ``entity-bytes``, depth-first; ``car-version``,
+  ``car-order`` and ``car-dups`` win over the ``Accept`` parameters; ``version`` other than 1
+  and ``order`` other than ``dfs``/``unk`` are 406; ``entity-bytes`` that is malformed, an
+  invalid range (``from`` after ``to``) or wholly outside a file is 400;
+- ``json``, ``dag-json``, ``dag-cbor``, ``cbor``: a block of that very codec as it is; asking
+  for a conversion is 406 (not served here); ``ipns-record`` under ``/ipfs/`` is 400.
+
+Every response varies on ``Accept`` and says so (``Vary: Accept``); one whose type came from
+``Accept`` (or differs from it) carries ``Content-Location``, the URL naming exactly that type.
 
 Deserialized responses carry ``Content-Security-Policy: sandbox``: the gateway shares its origin
 with the web app, so uploaded HTML or SVG must never run script with the app's cookies. Errors
@@ -27,8 +34,9 @@ from __future__ import annotations
 import hashlib
 import html
 import json
-from collections.abc import Iterator
-from dataclasses import dataclass
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, replace
 from typing import Annotated, Final, Literal
 from urllib.parse import quote as url_quote
 
@@ -73,14 +81,25 @@ CAR_RESPONSE_TYPE: Final = "application/vnd.ipld.car; version=1; order=dfs; dups
 CAR_DUPS_TYPE: Final = "application/vnd.ipld.car; version=1; order=dfs; dups=y"
 DIR_INDEX_VERSION: Final = "hexavatar-1"
 _SNIFF_LEN: Final = 512
-_UNSUPPORTED_TYPES: Final = {
+IPNS_RECORD_TYPE: Final = "application/vnd.ipfs.ipns-record"
+_TYPE_FORMATS: Final = {  # well-known response types and their format= names
+    RAW_TYPE: "raw",
+    CAR_TYPE: "car",
     "application/x-tar": "tar",
     "application/vnd.ipld.dag-json": "dag-json",
     "application/vnd.ipld.dag-cbor": "dag-cbor",
+    "application/json": "json",
     "application/cbor": "cbor",
-    "application/vnd.ipfs.ipns-record": "ipns-record",
+    IPNS_RECORD_TYPE: "ipns-record",
 }
-_FORMATS: Final = {"raw", "car", "tar", "dag-json", "dag-cbor", "json", "cbor", "ipns-record"}
+_FORMAT_TYPES: Final = {fmt: media_type for media_type, fmt in _TYPE_FORMATS.items()}
+_FORMATS: Final = frozenset(_FORMAT_TYPES)
+#: Types of codec blocks served as they are when the content already has that codec (an
+#: Accept of application/json keeps meaning "deserialized, JSON listings preferred").
+_CODEC_FORMATS: Final = frozenset(
+    {"application/vnd.ipld.dag-json", "application/vnd.ipld.dag-cbor", "application/cbor"}
+)
+_UNSUPPORTED_TYPES: Final = frozenset({"application/x-tar", IPNS_RECORD_TYPE})
 _CODEC_TYPES: Final = {
     JSON: "application/json",
     DAG_JSON: "application/vnd.ipld.dag-json",
@@ -102,10 +121,14 @@ BlockstoreDep = Annotated[Blockstore, Depends(get_blockstore)]
 
 @dataclass(frozen=True, slots=True)
 class _Want:
-    kind: Literal["raw", "car", "deserialized"]
-    via_accept: bool = False
+    """What to send. ``kind`` ``none`` means only ``codecs`` (served when the content's codec
+    is one of them) are acceptable; ``located`` asks for a ``Content-Location`` header."""
+
+    kind: Literal["raw", "car", "deserialized", "none"]
+    located: bool = False
     json: bool = False  # application/json preferred (JSON directory listing)
     dups: bool = False  # CAR with duplicate blocks (dups=y)
+    codecs: tuple[str, ...] = ()  # codec media types acceptable as the block itself
 
 
 def _accept_entries(header: str) -> list[tuple[str, dict[str, str]]]:
@@ -126,35 +149,52 @@ def _accept_entries(header: str) -> list[tuple[str, dict[str, str]]]:
     return [(kind, params) for _, _, kind, params in sorted(entries)]
 
 
-def _car_dups(request: Request, params: dict[str, str]) -> bool | None:
-    """The ``dups`` of a CAR variant this gateway can write (query parameters win), or None."""
-    query = request.query_params
-    version = query.get("car-version", params.get("version", "1"))
-    order = query.get("car-order", params.get("order", "dfs"))
-    dups = query.get("car-dups", params.get("dups", "n"))
-    if version != "1" or order not in ("dfs", "unk", "") or dups not in ("y", "n"):
+def _car_dups(query: Mapping[str, str], params: Mapping[str, str]) -> bool | None:
+    """The ``dups`` of a CAR variant this gateway can write, or None.
+
+    ``car-*`` query parameters win over the ``Accept`` parameters (trustless gateway spec); an
+    empty value counts as absent, as the spec says of ``order``.
+    """
+    version = query.get("car-version") or params.get("version") or "1"
+    order = query.get("car-order") or params.get("order") or "dfs"
+    dups = query.get("car-dups") or params.get("dups") or "n"
+    if version != "1" or order not in ("dfs", "unk") or dups not in ("y", "n"):
         return None
     return dups == "y"
 
 
 def _negotiate(request: Request) -> _Want:
-    fmt = request.query_params.get("format")
+    fmt = request.query_params.get("format") or None  # an empty format= asks for nothing
     accept = _accept_entries(request.headers.get("accept", ""))
-    if fmt is not None:
-        return _want_format(request, fmt, accept)
+    if fmt is None:
+        return _want_accept(request, accept)
+    want = _want_format(request, fmt, accept)
+    return replace(want, located=_accept_differs(request, want, fmt, accept))
+
+
+def _want_accept(request: Request, accept: list[tuple[str, dict[str, str]]]) -> _Want:
     unsupported: list[str] = []
+    codecs: list[str] = []
     for kind, params in accept:
         if kind == RAW_TYPE:
-            return _Want("raw", via_accept=True)
+            return _Want("raw", located=True, codecs=tuple(codecs))
         if kind == CAR_TYPE:
-            dups = _car_dups(request, params)
+            dups = _car_dups(request.query_params, params)
             if dups is not None:
-                return _Want("car", via_accept=True, dups=dups)
+                return _Want("car", located=True, dups=dups, codecs=tuple(codecs))
             unsupported.append(f"{kind} with {quote(params)}")
+        elif kind in _CODEC_FORMATS:
+            codecs.append(kind)
         elif kind in _UNSUPPORTED_TYPES:
             unsupported.append(kind)
         else:
-            return _Want("deserialized", json=kind == "application/json")
+            return _Want("deserialized", json=kind == "application/json", codecs=tuple(codecs))
+    if codecs:
+        return _Want("none", located=True, codecs=tuple(codecs))
+    if IPNS_RECORD_TYPE in unsupported:
+        raise InvalidGatewayRequest(
+            f"expected {IPNS_RECORD_TYPE} only under /ipns/, found it asked of an /ipfs/ path"
+        )
     if unsupported:
         raise NotAcceptable(
             f"expected an Accept this gateway can serve (deserialized content, {RAW_TYPE}, "
@@ -172,7 +212,7 @@ def _want_format(request: Request, fmt: str, accept: list[tuple[str, dict[str, s
         return _Want("raw")
     if fmt == "car":
         offered = [p for kind, p in accept if kind == CAR_TYPE] or [{}]
-        variants = [_car_dups(request, params) for params in offered]
+        variants = [_car_dups(request.query_params, params) for params in offered]
         dups = next((d for d in variants if d is not None), None)
         if dups is None:
             raise NotAcceptable(
@@ -180,7 +220,44 @@ def _want_format(request: Request, fmt: str, accept: list[tuple[str, dict[str, s
                 f"{quote([dict(p, **request.query_params) for p in offered])}"
             )
         return _Want("car", dups=dups)
-    raise NotAcceptable(f"expected format raw or car, found {quote(fmt)}, not served here")
+    if fmt == "ipns-record":
+        raise InvalidGatewayRequest(
+            "expected format=ipns-record only under /ipns/, found it on an /ipfs/ path"
+        )
+    if fmt in ("json", "dag-json", "dag-cbor", "cbor"):
+        return _Want("none", codecs=(_FORMAT_TYPES[fmt],))
+    raise NotAcceptable(
+        f"expected format raw, car, json, dag-json, dag-cbor or cbor, found {quote(fmt)}, "
+        "not served here"
+    )
+
+
+def _accept_differs(
+    request: Request, want: _Want, fmt: str, accept: list[tuple[str, dict[str, str]]]
+) -> bool:
+    """Whether the ``format=`` response is not what ``Accept`` (its first well-known format)
+    or the URL alone names: the path gateway spec asks for ``Content-Location`` then."""
+    if want.kind == "car" and want.dups and not request.query_params.get("car-dups"):
+        return True  # dups=y came from Accept: the URL alone would give dups=n
+    for kind, params in accept:
+        named = _TYPE_FORMATS.get(kind)
+        if named is None:
+            continue
+        if named != fmt:
+            return True
+        return named == "car" and _car_dups({}, params) not in (None, want.dups)
+    return False
+
+
+def _content_location(request: Request, fmt: str, *, dups: bool = False) -> str:
+    """This URL with ``format`` (and ``car-dups=y``) in its query: the address of exactly this
+    response type, so generic HTTP caches keep deserialized, CAR and block responses apart."""
+    query = request.url.query
+    extra = [] if request.query_params.get("format") else [f"format={fmt}"]
+    if dups and not request.query_params.get("car-dups"):
+        extra.append("car-dups=y")
+    full = "&".join(part for part in (query, *extra) if part)
+    return f"{request.url.path}?{full}"
 
 
 # --- the route ----------------------------------------------------------------------------
@@ -221,6 +298,14 @@ def _serve(request: Request, cid: str, path: str, blockstore: Blockstore) -> Res
     if "only-if-cached" in request.headers.get("cache-control", "") and not blockstore.has(root):
         raise NotCached(f"expected {root} in this gateway's blockstore, found nothing")
     trail = _resolve(root, path, blockstore)
+    codec_type = _CODEC_TYPES.get(trail.cid.codec)
+    if codec_type in want.codecs:
+        return _codec_response(request, trail, blockstore, want, codec_type)
+    if want.kind == "none":
+        raise NotAcceptable(
+            f"expected content of codec {' or '.join(want.codecs)[:120]} to serve as it is, "
+            f"found {trail.cid.codec_name}; conversions between codecs are not served here"
+        )
     if want.kind == "raw":
         return _raw_response(request, trail, blockstore, want)
     if want.kind == "car":
@@ -253,6 +338,7 @@ def _ipfs_headers(request: Request, trail: PathTrail, etag: str) -> dict[str, st
     return {
         "Etag": etag,
         "Cache-Control": IMMUTABLE,
+        "Vary": "Accept",
         "X-Ipfs-Path": raw_path.decode("latin-1"),
         "X-Ipfs-Roots": ",".join(str(cid) for cid in trail.roots),
     }
@@ -275,14 +361,24 @@ def _finish(
     media_type: str,
 ) -> Response:
     if _not_modified(request, headers["Etag"]):
-        return Response(status_code=304, headers=headers)
+        return _not_modified_response(headers)
     if request.method == "HEAD":
         if isinstance(body, bytes):
             headers.setdefault("Content-Length", str(len(body)))
-        return Response(status_code=status, headers=headers, media_type=media_type)
+        response = Response(status_code=status, headers=headers, media_type=media_type)
+        if "Content-Length" not in headers:
+            del response.headers["content-length"]  # a stream's length is unknown: say nothing
+        return response
     if isinstance(body, bytes):
         return Response(body, status_code=status, headers=headers, media_type=media_type)
     return StreamingResponse(body, status_code=status, headers=headers, media_type=media_type)
+
+
+def _not_modified_response(headers: dict[str, str]) -> Response:
+    """A 304 with the validator and caching headers of the 200, but no body-describing ones (a
+    Content-Length of the unsent body would make the server wait for bytes that never come)."""
+    kept = {k: v for k, v in headers.items() if k not in ("Content-Length", "Content-Range")}
+    return Response(status_code=304, headers=kept)
 
 
 def _disposition(request: Request, default: str | None, *, attachment: bool) -> str | None:
@@ -298,11 +394,6 @@ def _disposition(request: Request, default: str | None, *, attachment: bool) -> 
     return value
 
 
-def _location_with_format(request: Request, fmt: str) -> str:
-    query = request.url.query
-    return f"{request.url.path}?{query + '&' if query else ''}format={fmt}"
-
-
 # --- raw and CAR --------------------------------------------------------------------------
 
 
@@ -315,24 +406,45 @@ def _raw_response(
     headers["Content-Disposition"] = (
         _disposition(request, f"{trail.cid}.bin", attachment=True) or "attachment"
     )
-    if want.via_accept:
-        headers["Content-Location"] = _location_with_format(request, "raw")
+    if want.located:
+        headers["Content-Location"] = _content_location(request, "raw")
     headers["Accept-Ranges"] = "bytes"
     status, offset, length = _apply_range(request, headers, len(block))
     body = block[offset : offset + length]
     return _finish(request, headers, body, status=status, media_type=RAW_TYPE)
 
 
+def _codec_response(
+    request: Request, trail: PathTrail, blockstore: Blockstore, want: _Want, media_type: str
+) -> Response:
+    """A json, dag-json or dag-cbor block asked for in its own codec: the block as it is (the
+    path gateway spec); converting between codecs is not served here."""
+    block = load_block(trail.cid, blockstore=blockstore)
+    fmt = _TYPE_FORMATS[media_type]
+    headers = _ipfs_headers(request, trail, f'"{trail.cid}.{fmt}"')
+    headers["X-Content-Type-Options"] = "nosniff"
+    if want.located or not request.query_params.get("format"):  # chosen by Accept
+        headers["Content-Location"] = _content_location(request, fmt)
+    return _finish(request, headers, block, media_type=media_type)
+
+
+_ENTITY_BYTES: Final = re.compile(r"(-?[0-9]{1,19}):(-?[0-9]{1,19}|\*)")
+
+
 def _parse_entity_bytes(text: str) -> tuple[int, int | None]:
-    start, sep, stop = text.partition(":")
-    try:
-        if not sep:
-            raise ValueError
-        return int(start), None if stop == "*" else int(stop)
-    except ValueError:
+    """``(from, to)`` of ``entity-bytes`` (``to`` None for ``*``); 400 unless both are integers
+    in RFC 9110 form and, of the same sign, ``from`` is not after ``to`` (an invalid range)."""
+    match = _ENTITY_BYTES.fullmatch(text)
+    if match is None:
         raise InvalidGatewayRequest(
             f"expected entity-bytes as from:to (integers, to may be *), found {quote(text)}"
-        ) from None
+        )
+    first, last = int(match[1]), None if match[2] == "*" else int(match[2])
+    if last is not None and (first < 0) == (last < 0) and first > last:
+        raise InvalidGatewayRequest(
+            f"expected entity-bytes with from not after to, found {quote(text)}"
+        )
+    return first, last
 
 
 def _entity_range(
@@ -351,12 +463,12 @@ def _entity_range(
     size = decode_file_node(trail.cid, block).size
     start = first if first >= 0 else max(size + first, 0)
     stop = size if last is None else (last + 1 if last >= 0 else size + last + 1)
-    if size and start >= size:
+    if size and (start >= size or stop <= 0):
         raise InvalidGatewayRequest(
             f"expected entity-bytes within the entity's {size} bytes, found {quote(text)}"
         )
     if stop <= start:
-        return "block", None
+        return "block", None  # a zero-length range: the root block says why (spec)
     return "entity", (start, min(stop, size))
 
 
@@ -382,8 +494,8 @@ def _car_response(
     headers["Content-Disposition"] = (
         _disposition(request, f"{root}.car", attachment=True) or "attachment"
     )
-    if want.via_accept:
-        headers["Content-Location"] = _location_with_format(request, "car")
+    if want.located:
+        headers["Content-Location"] = _content_location(request, "car", dups=want.dups)
 
     def body() -> Iterator[bytes]:
         yield encode_header([root])
@@ -493,7 +605,7 @@ def _file_response(
     size = decode_file_node(cid, load_block(cid, blockstore=blockstore)).size
     headers = _ipfs_headers(request, trail, f'"{cid}"')
     if _not_modified(request, headers["Etag"]):
-        return Response(status_code=304, headers=headers)
+        return _not_modified_response(headers)
     head = b"".join(cat(cid, blockstore=blockstore, length=_SNIFF_LEN))
     media_type = sniff_content_type(head, request.query_params.get("filename") or name)
     headers.update(
@@ -516,7 +628,9 @@ def _directory_response(
 ) -> Response:
     if not request.url.path.endswith("/"):
         query = f"?{request.url.query}" if request.url.query else ""
-        return RedirectResponse(request.url.path + "/" + query, status_code=301)
+        return RedirectResponse(
+            request.url.path + "/" + query, status_code=301, headers={"Vary": "Accept"}
+        )
     entries = sorted(
         (name, link.hash, link.tsize) for name, link in list_directory(blockstore, trail.cid)
     )
