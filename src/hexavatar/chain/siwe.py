@@ -16,10 +16,16 @@ the signed bytes exactly:
 
 * the message is printable ASCII and LF only (every production of the grammar is ASCII);
 * no trailing newline, no CR;
-* an empty statement is refused (absent and empty would otherwise both be valid spellings);
-* ``Chain ID`` has no leading zeros; timestamps keep their exact text (RFC 3339; a leap
-  second ``:60`` is refused because :class:`datetime.datetime` cannot hold it);
-* a message without a scheme is treated as ``https`` when checking the scheme.
+* a statement may be absent (two empty lines between address and ``URI:``) or present and
+  empty (three empty lines), as the ABNF's ``[ statement LF ]`` with ``statement =
+  *( reserved / unreserved / " " )`` allows; the two are different messages (``None``/``""``);
+* ``Chain ID`` is ``1*DIGIT``: leading zeros are accepted and kept (``chain_id_digits``) so
+  that :meth:`SiweMessage.to_text` still gives the signed bytes; timestamps keep their exact
+  text (RFC 3339; a leap second ``:60`` is refused because :class:`datetime.datetime` cannot
+  hold it, and so are dates outside years 1-9999 after applying the offset);
+* a message without a scheme is treated as ``https`` when checking the scheme, and a domain
+  without a port as the scheme's default port (EIP-4361, ``domain``), so ``example.org`` and
+  ``example.org:443`` are the same origin for ``https``.
 
 Nonce bookkeeping (issued by us, unused, bound to the session) is the caller's job: it has the
 database. :func:`verify_message` returns the parsed message so the caller can consume
@@ -105,11 +111,11 @@ _URI_RE = re.compile(
     rf"(?:\?(?:{_PCHAR}|[/?])*)?"
     rf"(?:#(?:{_PCHAR}|[/?])*)?"
 )
-_STATEMENT_RE = re.compile(rf"[{_UNRESERVED}:/?#\[\]@{_SUB_DELIMS} ]+")
+_STATEMENT_RE = re.compile(rf"[{_UNRESERVED}:/?#\[\]@{_SUB_DELIMS} ]*")
 _REQUEST_ID_RE = re.compile(rf"{_PCHAR}*")
 _ADDRESS_RE = re.compile(r"0x[0-9a-fA-F]{40}")
 _NONCE_RE = re.compile(r"[A-Za-z0-9]{8,}")
-_CHAIN_ID_RE = re.compile(r"0|[1-9][0-9]*")
+_CHAIN_ID_RE = re.compile(r"[0-9]+")
 _TIMESTAMP_RE = re.compile(
     r"(?P<y>[0-9]{4})-(?P<mo>[0-9]{2})-(?P<d>[0-9]{2})[Tt]"
     r"(?P<h>[0-9]{2}):(?P<mi>[0-9]{2}):(?P<s>[0-9]{2})(?:\.(?P<frac>[0-9]+))?"
@@ -229,7 +235,9 @@ class SiweMessage:
     Timestamps are kept as their exact RFC 3339 text (so :meth:`to_text` reproduces the signed
     bytes); the ``*_datetime`` properties give them as aware datetimes.
     ``resources`` is ``None`` when the message has no ``Resources:`` line and ``()`` when it
-    has the line but lists nothing.
+    has the line but lists nothing; ``statement`` is ``None`` when absent and ``""`` when
+    present but empty. ``chain_id_digits`` is set only when the signed text spelled the chain
+    ID with leading zeros (``Chain ID: 01``); it is not part of equality.
     """
 
     domain: str
@@ -245,6 +253,7 @@ class SiweMessage:
     not_before: str | None = None
     request_id: str | None = None
     resources: tuple[str, ...] | None = field(default=None)
+    chain_id_digits: str | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.scheme is not None and _SCHEME_RE.fullmatch(self.scheme) is None:
@@ -254,7 +263,7 @@ class SiweMessage:
         if self.statement is not None and _STATEMENT_RE.fullmatch(self.statement) is None:
             raise _malformed(
                 "statement",
-                "one non-empty line of RFC 3986 reserved/unreserved characters and spaces",
+                "one line of RFC 3986 reserved/unreserved characters and spaces",
                 self.statement,
             )
         _check_uri(self.uri, what="URI")
@@ -262,6 +271,12 @@ class SiweMessage:
             raise _malformed("Version", "'1'", self.version)
         if isinstance(self.chain_id, bool) or not 0 <= self.chain_id <= _MAX_CHAIN_ID:
             raise _malformed("Chain ID", "an integer from 0 to 2**256-1", self.chain_id)
+        if self.chain_id_digits is not None and (
+            _CHAIN_ID_RE.fullmatch(self.chain_id_digits) is None
+            or len(self.chain_id_digits.lstrip("0")) > 78
+            or _chain_id_value(self.chain_id_digits) != self.chain_id
+        ):
+            raise _malformed("Chain ID", f"the digits of {self.chain_id}", self.chain_id_digits)
         if _NONCE_RE.fullmatch(self.nonce) is None:
             raise _malformed("Nonce", "at least 8 ASCII letters or digits", self.nonce)
         self._check_timestamps()
@@ -295,7 +310,7 @@ class SiweMessage:
         lines += [
             f"URI: {self.uri}",
             f"Version: {self.version}",
-            f"Chain ID: {self.chain_id}",
+            f"Chain ID: {self.chain_id_digits or self.chain_id}",
             f"Nonce: {self.nonce}",
             f"Issued At: {self.issued_at}",
         ]
@@ -323,11 +338,15 @@ def _parse_preamble(line: str) -> tuple[str | None, str]:
 
 
 def _split_header(lines: list[str]) -> tuple[str | None, int]:
-    """The statement (or None) and the index of the first field line."""
+    """The statement (``None`` when absent) and the index of the first field line.
+
+    ``address LF LF [ statement LF ] LF``: two empty lines mean no statement, three mean an
+    empty one; a non-empty statement is one line between two empty ones.
+    """
     if len(lines) < 5 or lines[2] != "":
         raise _malformed("line 3", "an empty line after the address", lines[2:3] or "")
     if lines[3] == "":
-        return None, 4
+        return ("", 5) if lines[4] == "" else (None, 4)
     if lines[4] != "":
         raise _malformed("line 5", "an empty line after the statement", lines[4])
     return lines[3], 5
@@ -374,6 +393,11 @@ def _parse_fields(lines: Sequence[str]) -> tuple[dict[str, str], tuple[str, ...]
     return values, None if resources is None else tuple(resources)
 
 
+def _chain_id_value(digits: str) -> int:
+    """``1*DIGIT`` → its value; leading zeros are dropped first (``int`` caps digit counts)."""
+    return int(digits.lstrip("0") or "0")
+
+
 def parse_message(text: str) -> SiweMessage:
     """Parse an EIP-4361 message strictly; raises a :class:`SiweMalformedError` subclass."""
     if len(text) > _MAX_MESSAGE_CHARS:
@@ -385,9 +409,10 @@ def parse_message(text: str) -> SiweMessage:
     scheme, domain = _parse_preamble(lines[0])
     statement, first_field = _split_header(lines)
     values, resources = _parse_fields(lines[first_field:])
-    chain_id = values["Chain ID"]
-    if _CHAIN_ID_RE.fullmatch(chain_id) is None or len(chain_id) > 78:
-        raise _malformed("Chain ID", "a decimal number without leading zeros", chain_id)
+    digits = values["Chain ID"]
+    if _CHAIN_ID_RE.fullmatch(digits) is None or len(digits.lstrip("0")) > 78:
+        raise _malformed("Chain ID", "a decimal number (1*DIGIT) below 2**256", digits)
+    chain_id = _chain_id_value(digits)
     return SiweMessage(
         scheme=scheme,
         domain=domain,
@@ -395,7 +420,8 @@ def parse_message(text: str) -> SiweMessage:
         statement=statement,
         uri=values["URI"],
         version=values["Version"],
-        chain_id=int(chain_id),
+        chain_id=chain_id,
+        chain_id_digits=None if digits == str(chain_id) else digits,
         nonce=values["Nonce"],
         issued_at=values["Issued At"],
         expiration_time=values.get("Expiration Time"),
@@ -471,17 +497,32 @@ def _origin(uri: str) -> tuple[str, str, int | None]:
     return scheme, parts.hostname or "", port or _DEFAULT_PORTS.get(scheme)
 
 
-def _host_key(authority: str) -> str:
-    userinfo, _, hostport = authority.rpartition("@")
-    return (userinfo + "@" if userinfo else "") + hostport.lower()
+def _authority_key(authority: str, scheme: str) -> tuple[str, str, int | None]:
+    """(userinfo, lowercased host, port): an empty or absent port is the scheme's default."""
+    m = _AUTHORITY_RE.fullmatch(authority)
+    if m is None:  # only the configured domain can get here; compare it as text
+        return "", authority.lower(), None
+    userinfo, host, port = m["userinfo"] or "", m["host"].lower(), m["port"] or ""
+    if not port:
+        return userinfo, host, _DEFAULT_PORTS.get(scheme)
+    significant = port.lstrip("0") or "0"
+    return userinfo, host, int(significant) if len(significant) <= 5 else -1
 
 
 def _check_origin(message: SiweMessage, *, domain: str, scheme: str, uri_origin: str) -> None:
-    if _host_key(message.domain) != _host_key(domain):
-        raise SiweDomainError(f"domain: expected {domain!r}, found {quote(message.domain)}")
+    """``[scheme://]domain`` must be this origin: EIP-4361 assumes ``https`` without a scheme
+    and the scheme's default port without a port, so ``example.org:443`` is ``example.org``."""
     found_scheme = (message.scheme or "https").lower()
+    found = _authority_key(message.domain, found_scheme)
+    expected = _authority_key(domain, scheme.lower())
+    if found[:2] != expected[:2]:
+        raise SiweDomainError(f"domain: expected {domain!r}, found {quote(message.domain)}")
     if found_scheme != scheme.lower():
         raise SiweSchemeError(f"scheme: expected {scheme!r}, found {quote(found_scheme)}")
+    if found[2] != expected[2]:
+        raise SiweDomainError(
+            f"domain: expected {domain!r} (port {expected[2]}), found {quote(message.domain)}"
+        )
     if _origin(message.uri) != _origin(uri_origin):
         raise SiweUriError(
             f"URI: expected a URI on the origin {uri_origin!r}, found {quote(message.uri)}"
