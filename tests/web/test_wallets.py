@@ -42,8 +42,9 @@ def message(client: TestClient, **over: Any) -> tuple[str, dict[str, Any]]:
     n = client.get("/api/v1/auth/siwe/nonce")
     assert n.status_code == 200, n.text
     info = n.json()
+    assert info["scheme"] == "http"  # the test server's: a message must name it
     fields: dict[str, Any] = {
-        "scheme": "http",
+        "scheme": info["scheme"],
         "domain": info["domain"],
         "address": ADDRESS,
         "statement": "Link this wallet to Hexavatar (read-only).",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, Response
 from pydantic import BaseModel, Field
@@ -24,6 +25,10 @@ class NonceOut(BaseModel):
     nonce: str
     issued_at: datetime
     expires_at: datetime
+    scheme: str = Field(
+        description="the SIWE scheme: the message starts '<scheme>://<domain> wants you to sign"
+        " in' (EIP-4361 reads a message without one as https)"
+    )
     domain: str = Field(description="the SIWE domain to sign for")
     uri: str = Field(description="the SIWE URI to sign for")
     chain_ids: list[int]
@@ -50,6 +55,7 @@ def siwe_nonce(user: CurrentUser, token: TokenDep, services: ServicesDep) -> Non
         nonce=v.nonce,
         issued_at=v.issued_at,
         expires_at=v.expires_at,
+        scheme=urlsplit(v.uri).scheme,
         domain=v.domain,
         uri=v.uri,
         chain_ids=v.chain_ids,

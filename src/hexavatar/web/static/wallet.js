@@ -115,7 +115,7 @@
         info.chain_ids.join(" or ") + " and try again");
     }
     var message = siweText({
-      scheme: new URL(info.uri).protocol.replace(":", ""), domain: info.domain, address: address,
+      scheme: info.scheme, domain: info.domain, address: address,
       statement: "Link this wallet to my Hexavatar account. This is not a transaction and costs nothing.",
       uri: info.uri, chainId: chainId, nonce: info.nonce, issuedAt: info.issued_at, expiresAt: info.expires_at,
     });
