@@ -13,21 +13,20 @@ from .deps import (
     SESSION_COOKIE,
     CurrentUser,
     Services,
+    SessionCookieDep,
     get_services,
     optional_user,
     set_cookie,
 )
 from .errors import ApiError
 from .multipart import read_request_form
-from .schemas import AvatarOut, Credentials, ErrorOut, ProfileOut, TokenIn, TokenOut, UserOut
+from .openapi import UPLOAD_TYPES, error_responses
+from .schemas import AvatarOut, Credentials, ProfileOut, TokenIn, TokenOut, UserOut
 
 __all__ = ["router"]
 
 ServicesDep = Annotated[Services, Depends(get_services)]
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    s: {"model": ErrorOut} for s in (400, 401, 404, 409, 413, 415, 422, 429)
-}
-router = APIRouter(prefix="/api/v1", responses=_ERRORS)
+router = APIRouter(prefix="/api/v1")
 
 _UPLOAD_BODY: dict[str, Any] = {
     "requestBody": {
@@ -38,11 +37,23 @@ _UPLOAD_BODY: dict[str, Any] = {
                     "type": "object",
                     "required": ["file"],
                     "properties": {"file": {"type": "string", "format": "binary"}},
-                }
+                },
+                "encoding": {"file": {"contentType": UPLOAD_TYPES}},
             }
         },
     }
 }
+# Signed in or not: the document's security requirement lists "no credentials" too.
+_AUTH_OPTIONAL: dict[str, Any] = {"security": [{}]}
+_IMAGE_ERRORS = (
+    "malformed_multipart",
+    "missing_field",
+    "empty_file",
+    "file_too_large",
+    "unsupported_format",
+    "corrupt_image",
+    "image_too_large",
+)
 
 
 def _client(request: Request) -> str:
@@ -55,7 +66,15 @@ def _set_session(response: Response, services: Services, token: str) -> None:
     )
 
 
-@router.post("/auth/signup", status_code=201, response_model=UserOut, tags=["auth"])
+@router.post(
+    "/auth/signup",
+    status_code=201,
+    response_model=UserOut,
+    tags=["auth"],
+    responses=error_responses(
+        "validation_error", "invalid_username", "invalid_password", "username_taken"
+    ),
+)
 def signup(body: Credentials, response: Response, services: ServicesDep) -> UserOut:
     """Create an account and sign it in (session cookie)."""
     user = services.accounts.signup(body.username, body.password)
@@ -63,7 +82,12 @@ def signup(body: Credentials, response: Response, services: ServicesDep) -> User
     return UserOut(username=user.username, created_at=as_utc(user.created_at))
 
 
-@router.post("/auth/login", response_model=UserOut, tags=["auth"])
+@router.post(
+    "/auth/login",
+    response_model=UserOut,
+    tags=["auth"],
+    responses=error_responses("validation_error", "invalid_credentials", "rate_limited"),
+)
 def login(
     body: Credentials, request: Request, response: Response, services: ServicesDep
 ) -> UserOut:
@@ -73,10 +97,9 @@ def login(
     return UserOut(username=user.username, created_at=as_utc(user.created_at))
 
 
-@router.post("/auth/logout", status_code=204, tags=["auth"])
-def logout(request: Request, services: ServicesDep) -> Response:
+@router.post("/auth/logout", status_code=204, tags=["auth"], openapi_extra=_AUTH_OPTIONAL)
+def logout(cookie: SessionCookieDep, services: ServicesDep) -> Response:
     """End the browser session (the cookie's token is revoked)."""
-    cookie = request.cookies.get(SESSION_COOKIE)
     if cookie:
         services.accounts.revoke(cookie)
     response = Response(status_code=204)
@@ -84,7 +107,16 @@ def logout(request: Request, services: ServicesDep) -> Response:
     return response
 
 
-@router.post("/auth/tokens", status_code=201, response_model=TokenOut, tags=["auth"])
+@router.post(
+    "/auth/tokens",
+    status_code=201,
+    response_model=TokenOut,
+    tags=["auth"],
+    openapi_extra=_AUTH_OPTIONAL,
+    responses=error_responses(
+        "validation_error", "unauthenticated", "invalid_credentials", "rate_limited"
+    ),
+)
 def create_token(
     body: TokenIn,
     request: Request,
@@ -108,6 +140,7 @@ def create_token(
     response_model=AvatarOut,
     openapi_extra=_UPLOAD_BODY,
     tags=["avatars"],
+    responses=error_responses("unauthenticated", *_IMAGE_ERRORS, "object_store_error"),
 )
 async def upload_avatar(request: Request, user: CurrentUser, services: ServicesDep) -> AvatarOut:
     """Upload a picture (multipart field ``file``): JPEG, PNG, WebP or GIF, up to 10 MiB."""
@@ -119,14 +152,24 @@ async def upload_avatar(request: Request, user: CurrentUser, services: ServicesD
     return AvatarOut.of(view)
 
 
-@router.delete("/me/avatar", status_code=204, tags=["avatars"])
+@router.delete(
+    "/me/avatar",
+    status_code=204,
+    tags=["avatars"],
+    responses=error_responses("unauthenticated", "no_avatar"),
+)
 def delete_avatar(user: CurrentUser, services: ServicesDep) -> Response:
     """Remove the current picture; the profile falls back to the generated default."""
     services.avatars.delete(user.id)
     return Response(status_code=204)
 
 
-@router.get("/users/{username}", response_model=ProfileOut, tags=["users"])
+@router.get(
+    "/users/{username}",
+    response_model=ProfileOut,
+    tags=["users"],
+    responses=error_responses("validation_error", "user_not_found"),
+)
 def get_profile(username: str, services: ServicesDep) -> ProfileOut:
     """A user's public profile with the current avatar."""
     user, view = services.avatars.shown(username)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Request, Response
+from fastapi import Depends, Request, Response, Security
+from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -23,8 +24,10 @@ from ..storage.objects import ObjectStore
 
 __all__ = [
     "SESSION_COOKIE",
+    "BearerDep",
     "CurrentUser",
     "Services",
+    "SessionCookieDep",
     "auth_token",
     "get_services",
     "optional_user",
@@ -32,6 +35,23 @@ __all__ = [
 ]
 
 SESSION_COOKIE = "hexavatar_session"
+
+# How a request is signed in, declared as the OpenAPI document's security schemes: routes that
+# depend on these say so in the document (``security``), either scheme is enough. Neither
+# refuses a request on its own (``auto_error=False``): the dependencies below decide.
+_BEARER = HTTPBearer(
+    scheme_name="bearerAuth",
+    description="An API token from `POST /api/v1/auth/tokens`: `Authorization: Bearer <token>`.",
+    auto_error=False,
+)
+_SESSION = APIKeyCookie(
+    name=SESSION_COOKIE,
+    scheme_name="sessionCookie",
+    description="The browser session cookie set by `POST /api/v1/auth/signup` and `/login`.",
+    auto_error=False,
+)
+BearerDep = Annotated[HTTPAuthorizationCredentials | None, Security(_BEARER)]
+SessionCookieDep = Annotated[str | None, Security(_SESSION)]
 
 
 @dataclass(slots=True)
@@ -73,30 +93,24 @@ async def get_services(request: Request) -> Services:
     return services
 
 
-def _bearer(request: Request) -> str | None:
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
-
-
 def optional_user(
-    request: Request, services: Annotated[Services, Depends(get_services)]
+    services: Annotated[Services, Depends(get_services)],
+    bearer: BearerDep,
+    cookie: SessionCookieDep,
 ) -> User | None:
     """The user of a bearer API token, else of the session cookie, else None."""
-    token = _bearer(request)
-    if token is not None:
-        user = services.accounts.authenticate(token, kind="api")
+    if bearer is not None:
+        user = services.accounts.authenticate(bearer.credentials, kind="api")
         if user is None:
             raise Unauthenticated("the bearer token is unknown or expired")
         return user
-    cookie = request.cookies.get(SESSION_COOKIE)
     return services.accounts.authenticate(cookie, kind="session") if cookie else None
 
 
-def auth_token(request: Request) -> str:
+async def auth_token(bearer: BearerDep, cookie: SessionCookieDep) -> str:
     """The credential of this request (bearer token, else session cookie): what a SIWE nonce
     is bound to."""
-    token = _bearer(request) or request.cookies.get(SESSION_COOKIE)
+    token = bearer.credentials if bearer is not None else cookie
     if not token:
         raise Unauthenticated("sign in first (session cookie or bearer token)")
     return token

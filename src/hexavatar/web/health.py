@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool
 
@@ -16,7 +17,16 @@ __all__ = ["router"]
 router = APIRouter(tags=["health"])
 
 
-@router.get("/healthz")
+class HealthOut(BaseModel):
+    status: str = Field(description="ok")
+
+
+class ReadyOut(BaseModel):
+    status: str = Field(description="ready, or unavailable")
+    checks: dict[str, str] = Field(description="database, object_store → ok or error: <kind>")
+
+
+@router.get("/healthz", response_model=HealthOut)
 def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
@@ -37,7 +47,11 @@ def _checks(services: Services) -> dict[str, str]:
     return results
 
 
-@router.get("/readyz")
+@router.get(
+    "/readyz",
+    response_model=ReadyOut,
+    responses={503: {"model": ReadyOut, "description": "A back end does not answer"}},
+)
 async def readyz(services: Annotated[Services, Depends(get_services)]) -> JSONResponse:
     checks = await run_in_threadpool(_checks, services)
     ready = all(v == "ok" for v in checks.values())

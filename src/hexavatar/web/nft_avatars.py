@@ -12,15 +12,50 @@ from starlette.concurrency import run_in_threadpool
 
 from ..storage.db import as_utc
 from .deps import CurrentUser, Services, get_services
-from .schemas import AvatarOut, ErrorOut, ProvenanceOut, RequestBody
+from .openapi import error_responses
+from .schemas import AvatarOut, ProvenanceOut, RequestBody
 
 __all__ = ["router"]
 
 ServicesDep = Annotated[Services, Depends(get_services)]
-router = APIRouter(
-    prefix="/api/v1",
-    tags=["nft avatars"],
-    responses={s: {"model": ErrorOut} for s in (400, 401, 403, 404, 422, 502, 503)},
+router = APIRouter(prefix="/api/v1", tags=["nft avatars"])
+
+# What setting an NFT avatar can meet: the reference, the chain (ownership, tokenURI/uri),
+# the metadata and the image (fetched, verified against their CIDs, rendered).
+_SET_ERRORS = (
+    "unauthenticated",
+    "validation_error",
+    "bad_nft_ref",
+    "unknown_chain",
+    "not_owner",
+    "token_not_found",
+    "not_an_nft",
+    "call_reverted",
+    "call_out_of_gas",
+    "contract_call_failed",
+    "malformed_response",
+    "response_too_large",
+    "metadata_invalid",
+    "bad_uri",
+    "bad_url",
+    "url_scheme_not_allowed",
+    "data_uri_too_large",
+    "ssrf_blocked",
+    "content_not_found",
+    "fetch_failed",
+    "fetch_too_large",
+    "fetch_too_many_redirects",
+    "fetch_bad_content_encoding",
+    "block_verification_failed",
+    "fetch_timeout",
+    "empty_file",
+    "unsupported_format",
+    "corrupt_image",
+    "image_too_large",
+    "svg_rejected",
+    "svg_timeout",
+    "chain_unavailable",
+    "object_store_error",
 )
 
 
@@ -53,7 +88,7 @@ class AvatarStatusOut(BaseModel):
     nft: NftStateOut | None = Field(description="the latest NFT avatar, if any")
 
 
-@router.put("/me/avatar/nft", response_model=AvatarOut)
+@router.put("/me/avatar/nft", response_model=AvatarOut, responses=error_responses(*_SET_ERRORS))
 async def set_nft_avatar(body: NftRefIn, user: CurrentUser, services: ServicesDep) -> AvatarOut:
     """Make an NFT a linked wallet owns the avatar: ownership is checked at the latest block,
     metadata and image are resolved (IPFS bytes verified against their CIDs)."""
@@ -63,14 +98,22 @@ async def set_nft_avatar(body: NftRefIn, user: CurrentUser, services: ServicesDe
     return AvatarOut.of(view, nft)
 
 
-@router.delete("/me/avatar/nft", status_code=204)
+@router.delete(
+    "/me/avatar/nft",
+    status_code=204,
+    responses=error_responses("unauthenticated", "no_nft_avatar"),
+)
 def remove_nft_avatar(user: CurrentUser, services: ServicesDep) -> Response:
     """Stop showing the NFT; the uploaded picture (or the default) is shown again."""
     services.nft_avatars.remove(user.id)
     return Response(status_code=204)
 
 
-@router.get("/users/{username}/avatar/status", response_model=AvatarStatusOut)
+@router.get(
+    "/users/{username}/avatar/status",
+    response_model=AvatarStatusOut,
+    responses=error_responses("validation_error", "user_not_found"),
+)
 def avatar_status(username: str, services: ServicesDep) -> AvatarStatusOut:
     """What the profile shows and why: each resolution step, when ownership was last
     verified, and why an NFT avatar was dropped."""
@@ -98,7 +141,13 @@ class OwnedTokenOut(BaseModel):
     owner: str
 
 
-@router.get("/me/nfts", response_model=list[OwnedTokenOut])
+@router.get(
+    "/me/nfts",
+    response_model=list[OwnedTokenOut],
+    responses=error_responses(
+        "unauthenticated", "contract_call_failed", "malformed_response", "chain_unavailable"
+    ),
+)
 async def my_nfts(user: CurrentUser, services: ServicesDep) -> list[OwnedTokenOut]:
     """Tokens of this service's contract that your linked wallets own (the NFT picker)."""
     tokens = await run_in_threadpool(services.nft_avatars.owned_tokens, user.id)

@@ -14,16 +14,13 @@ from ..services.minting import MintRequest, MintView
 from .deps import CurrentUser, Services, get_services
 from .errors import ApiError
 from .multipart import read_request_form
+from .openapi import UPLOAD_TYPES, Responses, error_responses
 from .schemas import ErrorOut, RequestBody
 
 __all__ = ["router"]
 
 ServicesDep = Annotated[Services, Depends(get_services)]
-router = APIRouter(
-    prefix="/api/v1",
-    tags=["nfts"],
-    responses={s: {"model": ErrorOut} for s in (400, 401, 404, 413, 415, 422, 502, 503)},
-)
+router = APIRouter(prefix="/api/v1", tags=["nfts"])
 
 _MINT_BODY: dict[str, Any] = {
     "requestBody": {
@@ -35,12 +32,20 @@ _MINT_BODY: dict[str, Any] = {
                     "required": ["image", "name"],
                     "properties": {
                         "image": {"type": "string", "format": "binary"},
-                        "name": {"type": "string", "maxLength": 200},
+                        "name": {"type": "string", "minLength": 1, "maxLength": 200},
                         "description": {"type": "string", "maxLength": 5000},
-                        "attributes": {"type": "string", "description": "JSON array of objects"},
-                        "to": {"type": "string", "description": "owner address (EIP-55)"},
+                        "attributes": {
+                            "type": "string",
+                            "description": "JSON array of at most 64 objects",
+                        },
+                        "to": {
+                            "type": "string",
+                            "description": "owner address (EIP-55 checksum when mixed case); "
+                            "without it the service holds the token for you",
+                        },
                     },
-                }
+                },
+                "encoding": {"image": {"contentType": UPLOAD_TYPES}},
             }
         },
     }
@@ -77,6 +82,28 @@ class TransferIn(RequestBody):
     to: str = Field(max_length=64, description="the new owner's address")
 
 
+_MINT_IMAGE_ERRORS = (
+    "malformed_multipart",
+    "missing_field",
+    "empty_file",
+    "file_too_large",
+    "unsupported_format",
+    "corrupt_image",
+    "image_too_large",
+)
+_PENDING: Responses = {
+    202: {"model": MintOut, "description": "Accepted, not yet confirmed: poll the mint"},
+}
+_FAILED: Responses = {
+    502: {
+        "model": MintOut | ErrorOut,
+        "description": "The mint failed on the chain (the mint, with its `error`), or the node "
+        "refused the transaction (error code `mint_reverted`, `transaction_reverted`, "
+        "`transaction_rejected`, `nonce_conflict`)",
+    },
+}
+
+
 def _respond(view: MintView, *, created: bool) -> JSONResponse:
     body = MintOut.of(view).model_dump(mode="json")
     if view.status == "failed":
@@ -90,7 +117,20 @@ def _respond(view: MintView, *, created: bool) -> JSONResponse:
     status_code=201,
     response_model=MintOut,
     openapi_extra=_MINT_BODY,
-    responses={202: {"model": MintOut, "description": "accepted, not yet confirmed"}},
+    responses={
+        **_PENDING,
+        **error_responses(
+            "unauthenticated",
+            "validation_error",
+            *_MINT_IMAGE_ERRORS,
+            "invalid_name",
+            "invalid_input",
+            "invalid_address",
+            "idempotency_key_reused",
+            "chain_unavailable",
+        ),
+        **_FAILED,
+    },
 )
 async def mint(
     request: Request,
@@ -116,20 +156,38 @@ async def mint(
     return _respond(view, created=True)
 
 
-@router.get("/nfts/{mint_id}", response_model=MintOut)
+@router.get(
+    "/nfts/{mint_id}",
+    response_model=MintOut,
+    responses={**_PENDING, **error_responses("validation_error", "mint_not_found"), **_FAILED},
+)
 async def get_mint(mint_id: str, services: ServicesDep) -> JSONResponse:
     """A mint as the ledger has it now (a sent mint whose block has come is confirmed first)."""
     view = await run_in_threadpool(services.minting.refresh, mint_id)
     return _respond(view, created=False)
 
 
-@router.get("/me/mints", response_model=list[MintOut])
+@router.get("/me/mints", response_model=list[MintOut], responses=error_responses("unauthenticated"))
 def my_mints(user: CurrentUser, services: ServicesDep) -> list[MintOut]:
     """The signed-in user's mints, newest first."""
     return [MintOut.of(v) for v in services.minting.list_for(user.id)]
 
 
-@router.post("/nfts/{mint_id}/transfer", response_model=MintOut)
+@router.post(
+    "/nfts/{mint_id}/transfer",
+    response_model=MintOut,
+    responses=error_responses(
+        "unauthenticated",
+        "validation_error",
+        "invalid_address",
+        "mint_not_found",
+        "not_transferable",
+        "transfer_busy",
+        "transaction_rejected",
+        "nonce_conflict",
+        "chain_unavailable",
+    ),
+)
 async def transfer(
     mint_id: str, body: TransferIn, user: CurrentUser, services: ServicesDep
 ) -> JSONResponse:
