@@ -44,13 +44,7 @@ from .web.errors import ApiError, install_error_handlers
 from .web.fastpath import Answer, AvatarFastPath
 from .web.metrics import Metrics, MetricsMiddleware, install_metrics
 from .web.multipart import BodyTooLarge, MalformedForm
-from .web.openapi import (
-    GATEWAY_RESPONSES,
-    IMAGE_RESPONSES,
-    OPENAPI_TAGS,
-    WALLET_RESPONSES,
-    operation_id,
-)
+from .web.openapi import OPENAPI_TAGS, operation_id
 
 __all__ = ["HexavatarApp", "build_services", "build_watcher", "create_app"]
 
@@ -278,14 +272,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             BodyTooLarge,
         ),
     )
-    # first: routes match in order, /u/… is the hot path. The images, wallets and gateway
-    # routes' responses for the OpenAPI document are given here (web/openapi.py).
-    app.include_router(images.router, responses=IMAGE_RESPONSES)
+    app.include_router(images.router)  # first: routes match in order, /u/… is the hot path
     app.include_router(api.router)
     app.include_router(nfts.router)
-    app.include_router(wallets.router, responses=WALLET_RESPONSES)
+    app.include_router(wallets.router)
     app.include_router(nft_avatars.router)
-    app.include_router(gateway.router, responses=GATEWAY_RESPONSES)
+    app.include_router(gateway.router)
     app.include_router(health.router)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(packages=[("hexavatar.web", "static")]), name="static")

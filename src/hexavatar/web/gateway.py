@@ -69,6 +69,7 @@ from ..ipfs.exporter import (
     resolve_trail,
     walk_dag,
 )
+from .openapi import GATEWAY_RESPONSES
 
 __all__ = ["get_blockstore", "router", "sniff_content_type"]
 
@@ -263,13 +264,13 @@ def _content_location(request: Request, fmt: str, *, dups: bool = False) -> str:
 # --- the route ----------------------------------------------------------------------------
 
 
-@router.get("/ipfs/{cid}", name="ipfs_root")
+@router.get("/ipfs/{cid}", name="ipfs_root", responses=GATEWAY_RESPONSES)
 def ipfs_root(request: Request, cid: str, blockstore: BlockstoreDep) -> Response:
     """Content at ``/ipfs/{cid}`` (see the module docstring); HEAD gives the same headers."""
     return _serve(request, cid, "", blockstore)
 
 
-@router.get("/ipfs/{cid}/{path:path}", name="ipfs_path")
+@router.get("/ipfs/{cid}/{path:path}", name="ipfs_path", responses=GATEWAY_RESPONSES)
 def ipfs_path(request: Request, cid: str, path: str, blockstore: BlockstoreDep) -> Response:
     """Content at ``/ipfs/{cid}/{path}`` (see the module docstring); HEAD gives the same headers."""
     return _serve(request, cid, path, blockstore)

@@ -18,6 +18,7 @@ from ..services.avatars import CONTENT_TYPES, ImageFormat
 from ..services.errors import NotFound
 from .deps import Services, get_services
 from .errors import ApiError
+from .openapi import AVATAR_RESPONSES, OBJECT_RESPONSES
 
 __all__ = ["router"]
 
@@ -114,12 +115,16 @@ def image_response(
     return Response(content=data, headers=headers, media_type=content_type)
 
 
-@router.get("/u/{username}/avatar", response_class=Response)
+@router.get("/u/{username}/avatar", response_class=Response, responses=AVATAR_RESPONSES)
 async def user_avatar(
     username: str,
     request: Request,
     services: ServicesDep,
-    size: Annotated[int, Query(description="16 ≤ size ≤ 512")] = 128,
+    size: Annotated[
+        int,
+        # the bounds documented, checked by the service (400 invalid_size, not a 422)
+        Query(description="16 ≤ size ≤ 512", json_schema_extra={"minimum": 16, "maximum": 512}),
+    ] = 128,
     shape: Annotated[
         Literal["square", "hexagon"], Query(description="hexagon: a PNG masked to a hexagon")
     ] = "square",
@@ -147,7 +152,7 @@ async def user_avatar(
     )
 
 
-@router.get("/a/{name}", response_class=Response)
+@router.get("/a/{name}", response_class=Response, responses=OBJECT_RESPONSES)
 async def stored_object(name: str, request: Request, services: ServicesDep) -> Response:
     """A rendition by its content hash: never changes, cached for a year."""
     match = _OBJECT_NAME.fullmatch(name)

@@ -21,11 +21,11 @@ from .errors import STATUS_BY_CODE
 from .schemas import ErrorOut
 
 __all__ = [
+    "AVATAR_RESPONSES",
     "GATEWAY_RESPONSES",
-    "IMAGE_RESPONSES",
+    "OBJECT_RESPONSES",
     "OPENAPI_TAGS",
     "UPLOAD_TYPES",
-    "WALLET_RESPONSES",
     "Responses",
     "error_responses",
     "operation_id",
@@ -91,32 +91,36 @@ def error_responses(*codes: str) -> Responses:
     return responses
 
 
-IMAGE_RESPONSES: Final[Responses] = {
-    200: {
-        "description": "The picture: WebP when `Accept` names image/webp, else PNG (a hexagon "
-        "is always PNG)",
-        "content": {"image/webp": _BINARY, "image/png": _BINARY},
-        "headers": {
-            "ETag": {"schema": {"type": "string"}},
-            "Cache-Control": {"schema": {"type": "string"}},
-        },
+_IMAGE_200: Final = {
+    "description": "The picture: WebP when `Accept` names image/webp, else PNG (a hexagon is "
+    "always PNG)",
+    "content": {"image/webp": _BINARY, "image/png": _BINARY},
+    "headers": {
+        "ETag": {"schema": {"type": "string"}},
+        "Last-Modified": {"schema": {"type": "string"}},
+        "Cache-Control": {"schema": {"type": "string"}},
     },
+}
+_NOT_MODIFIED: Final = {"description": "Not modified (`If-None-Match` or `If-Modified-Since`)"}
+
+AVATAR_RESPONSES: Final[Responses] = {
+    200: _IMAGE_200,
     302: {
-        "description": "`/u/{username}/avatar` when the service serves by redirect: the "
+        "description": "When the service serves by redirect (`AVATAR_SERVING=redirect`): the "
         "rendition's immutable URL",
         "headers": _LOCATION,
     },
-    304: {"description": "Not modified (`If-None-Match` or `If-Modified-Since`)"},
-    **error_responses(
-        "invalid_size",
-        "not_found",
-        "user_not_found",
-        "object_not_found",
-        "validation_error",
-        "object_store_error",
-    ),
+    304: _NOT_MODIFIED,
+    **error_responses("invalid_size", "user_not_found", "validation_error", "object_store_error"),
 }
-"""The responses of ``web/images.py``'s routes (given where the app includes the router)."""
+"""The responses of ``GET /u/{username}/avatar``."""
+
+OBJECT_RESPONSES: Final[Responses] = {
+    200: {**_IMAGE_200, "description": "The rendition (immutable: cached for a year)"},
+    304: _NOT_MODIFIED,
+    **error_responses("not_found", "object_not_found", "validation_error", "object_store_error"),
+}
+"""The responses of ``GET /a/{name}``."""
 
 GATEWAY_RESPONSES: Final[Responses] = {
     200: {
@@ -155,9 +159,4 @@ GATEWAY_RESPONSES: Final[Responses] = {
         "blockstore_error",
     ),
 }
-"""The responses of ``web/gateway.py``'s routes (given where the app includes the router)."""
-
-WALLET_RESPONSES: Final[Responses] = error_responses("wallet_taken", "chain_unavailable")
-"""Responses ``web/wallets.py``'s routes leave out (given where the app includes the router):
-an address linked to another account (409), the chain of a contract wallet's EIP-1271 check
-unreachable (503)."""
+"""The responses of ``web/gateway.py``'s routes."""

@@ -10,15 +10,24 @@ from fastapi import APIRouter, Depends, Response
 from pydantic import BaseModel, Field
 
 from .deps import CurrentUser, Services, auth_token, get_services
-from .schemas import ErrorOut, RequestBody
+from .openapi import error_responses
+from .schemas import RequestBody
 
 __all__ = ["router"]
 
 ServicesDep = Annotated[Services, Depends(get_services)]
 TokenDep = Annotated[str, Depends(auth_token)]
-router = APIRouter(
-    prefix="/api/v1", tags=["wallets"], responses={s: {"model": ErrorOut} for s in (401, 404, 422)}
-)
+router = APIRouter(prefix="/api/v1", tags=["wallets"], responses=error_responses("unauthenticated"))
+_LINK_ERRORS = (
+    "validation_error",  # the body
+    "siwe_malformed", "siwe_unknown_field", "siwe_duplicate_field", "siwe_field_order",
+    "siwe_bad_address",  # the message's syntax (422)
+    "siwe_bad_nonce", "siwe_bad_signature", "siwe_wrong_signer", "siwe_expired",
+    "siwe_not_yet_valid", "siwe_issued_in_future", "siwe_bad_domain", "siwe_bad_scheme",
+    "siwe_bad_uri", "siwe_bad_chain", "siwe_invalid",  # what it says, and who signed (401)
+    "wallet_taken",  # linked to another account (409)
+    "chain_unavailable",  # a contract wallet's EIP-1271 check could not reach its chain (503)
+)  # fmt: skip
 
 
 class NonceOut(BaseModel):
@@ -62,7 +71,12 @@ def siwe_nonce(user: CurrentUser, token: TokenDep, services: ServicesDep) -> Non
     )
 
 
-@router.post("/me/wallets", status_code=201, response_model=WalletOut)
+@router.post(
+    "/me/wallets",
+    status_code=201,
+    response_model=WalletOut,
+    responses=error_responses(*_LINK_ERRORS),
+)
 def link_wallet(
     body: LinkIn, user: CurrentUser, token: TokenDep, services: ServicesDep
 ) -> WalletOut:
@@ -85,7 +99,11 @@ def list_wallets(user: CurrentUser, services: ServicesDep) -> list[WalletOut]:
     ]
 
 
-@router.delete("/me/wallets/{address}", status_code=204)
+@router.delete(
+    "/me/wallets/{address}",
+    status_code=204,
+    responses=error_responses("wallet_not_found", "validation_error"),
+)
 def unlink_wallet(address: str, user: CurrentUser, services: ServicesDep) -> Response:
     services.wallets.unlink(user.id, address)
     if services.chain is not None:
