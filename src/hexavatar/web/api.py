@@ -20,7 +20,7 @@ from .deps import (
 )
 from .errors import ApiError
 from .multipart import read_request_form
-from .openapi import UPLOAD_TYPES, error_responses
+from .openapi import IMAGE_UPLOAD_ERRORS, UPLOAD_TYPES, error_responses
 from .schemas import AvatarOut, Credentials, ProfileOut, TokenIn, TokenOut, UserOut
 
 __all__ = ["router"]
@@ -45,15 +45,6 @@ _UPLOAD_BODY: dict[str, Any] = {
 }
 # Signed in or not: the document's security requirement lists "no credentials" too.
 _AUTH_OPTIONAL: dict[str, Any] = {"security": [{}]}
-_IMAGE_ERRORS = (
-    "malformed_multipart",
-    "missing_field",
-    "empty_file",
-    "file_too_large",
-    "unsupported_format",
-    "corrupt_image",
-    "image_too_large",
-)
 
 
 def _client(request: Request) -> str:
@@ -140,7 +131,7 @@ def create_token(
     response_model=AvatarOut,
     openapi_extra=_UPLOAD_BODY,
     tags=["avatars"],
-    responses=error_responses("unauthenticated", *_IMAGE_ERRORS, "object_store_error"),
+    responses=error_responses("unauthenticated", *IMAGE_UPLOAD_ERRORS, "object_store_error"),
 )
 async def upload_avatar(request: Request, user: CurrentUser, services: ServicesDep) -> AvatarOut:
     """Upload a picture (multipart field ``file``): JPEG, PNG, WebP or GIF, up to 10 MiB."""

@@ -14,7 +14,7 @@ from ..services.minting import MintRequest, MintView
 from .deps import CurrentUser, Services, get_services
 from .errors import ApiError
 from .multipart import read_request_form
-from .openapi import UPLOAD_TYPES, Responses, error_responses
+from .openapi import IMAGE_UPLOAD_ERRORS, UPLOAD_TYPES, Responses, error_responses
 from .schemas import ErrorOut, RequestBody
 
 __all__ = ["router"]
@@ -82,15 +82,6 @@ class TransferIn(RequestBody):
     to: str = Field(max_length=64, description="the new owner's address")
 
 
-_MINT_IMAGE_ERRORS = (
-    "malformed_multipart",
-    "missing_field",
-    "empty_file",
-    "file_too_large",
-    "unsupported_format",
-    "corrupt_image",
-    "image_too_large",
-)
 _PENDING: Responses = {
     202: {"model": MintOut, "description": "Accepted, not yet confirmed: poll the mint"},
 }
@@ -122,7 +113,7 @@ def _respond(view: MintView, *, created: bool) -> JSONResponse:
         **error_responses(
             "unauthenticated",
             "validation_error",
-            *_MINT_IMAGE_ERRORS,
+            *IMAGE_UPLOAD_ERRORS,
             "invalid_name",
             "invalid_input",
             "invalid_address",

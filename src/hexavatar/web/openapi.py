@@ -23,6 +23,7 @@ from .schemas import ErrorOut
 __all__ = [
     "AVATAR_RESPONSES",
     "GATEWAY_RESPONSES",
+    "IMAGE_UPLOAD_ERRORS",
     "OBJECT_RESPONSES",
     "OPENAPI_TAGS",
     "UPLOAD_TYPES",
@@ -35,6 +36,17 @@ Responses = dict[int | str, dict[str, Any]]
 
 UPLOAD_TYPES: Final = "image/jpeg, image/png, image/webp, image/gif"
 """The picture formats an upload or a mint takes (a multipart part's ``encoding``)."""
+
+IMAGE_UPLOAD_ERRORS: Final = (
+    "malformed_multipart",
+    "missing_field",
+    "empty_file",
+    "file_too_large",
+    "unsupported_format",
+    "corrupt_image",
+    "image_too_large",
+)
+"""The error codes of a picture sent as a multipart part (an upload or a mint)."""
 
 _BINARY: Final = {"schema": {"type": "string", "format": "binary"}}
 _LOCATION: Final = {
