@@ -236,3 +236,24 @@ def test_kubo_down_fails_the_mint_visibly_and_keeps_it(
         mints = client.get("/api/v1/me/mints").json()
         assert len(mints) == 1 and mints[0]["status"] == "received"
         assert mints[0]["error"]["code"] == "pinning_failed"
+
+
+def test_a_vanished_nonce_counter_is_a_server_fault_and_keeps_the_mint(
+    client: TestClient,
+) -> None:
+    from sqlalchemy import delete
+
+    from hexavatar.storage.models import NonceCounter
+
+    assert mint(client, to=ALICE).status_code == 201  # the minter's nonce counter exists now
+    with client.app.state.services.factory() as s, s.begin():  # type: ignore[attr-defined]
+        s.execute(delete(NonceCounter))  # gone behind the service's back
+    r = mint(client, image=png("olive"), to=ALICE)
+    assert r.status_code == 500, r.text
+    error = {"code": "nonce_counter_missing", "message": "the minter's nonce counter is missing"}
+    assert r.json() == {"error": error}
+    # Nothing was signed with a made-up nonce: the mint waits, saved, before signing.
+    assert [m["status"] for m in client.get("/api/v1/me/mints").json()] == [
+        "content_imported",
+        "confirmed",
+    ]

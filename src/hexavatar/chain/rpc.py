@@ -9,17 +9,37 @@ must never be on for contracts we do not control; :mod:`hexavatar.chain.tokens` 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from urllib.parse import urlsplit
 
 from eth_typing import ChecksumAddress
 from eth_utils.address import to_checksum_address
+from requests.exceptions import HTTPError, Timeout
 from web3 import Web3
-from web3.exceptions import Web3RPCError
+from web3.exceptions import Web3Exception, Web3RPCError
 from web3.providers.rpc import HTTPProvider
+from web3.types import FilterParams, LogReceipt
 
 from .errors import ChainUnavailable, InvalidAddress, quote
 
-__all__ = ["chain_id_of", "connect", "rpc_error_message", "to_address"]
+__all__ = [
+    "NODE_FAILURES",
+    "block_number",
+    "chain_id_of",
+    "connect",
+    "describe_failure",
+    "get_logs",
+    "redact_url",
+    "rpc_error_message",
+    "to_address",
+]
+
+NODE_FAILURES: tuple[type[Exception], ...] = (OSError, ValueError, TypeError, Web3Exception)
+"""What web3 raises when a node is down or slow (``OSError``: refused, reset, timed out, an
+HTTP error status) or answers something that is not JSON-RPC (``ValueError`` from the JSON
+decoder or a result formatter, ``TypeError``, web3's ``BadResponseFormat``). Catch
+:class:`~web3.exceptions.Web3RPCError` (the node's own error answer) before these when it means
+something else to the caller."""
 
 _LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
@@ -29,7 +49,8 @@ def connect(rpc_url: str, *, timeout: float = 10.0) -> Web3:
     asked once."""
     parts = urlsplit(rpc_url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ChainUnavailable(f"expected an http(s) JSON-RPC URL, found {quote(rpc_url)}")
+        found = quote(redact_url(rpc_url))
+        raise ChainUnavailable(f"expected an http(s) JSON-RPC URL, found {found}")
     request_kwargs: dict[str, object] = {"timeout": timeout}
     if parts.hostname in _LOOPBACK_HOSTS:
         request_kwargs["proxies"] = {"http": None, "https": None}
@@ -51,6 +72,62 @@ def chain_id_of(w3: Web3) -> int:
         return int(w3.eth.chain_id)
     except (OSError, ConnectionError) as exc:
         raise ChainUnavailable(f"expected a JSON-RPC node to answer eth_chainId: {exc!s}") from exc
+
+
+def redact_url(url: str) -> str:
+    """``url`` with only its scheme, host and port: an RPC URL often carries an API key in its
+    path or query, or a password in its userinfo, and must not reach a message."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        port = f":{parts.port}" if parts.port is not None else ""
+    except ValueError:
+        return "<unparsable URL>"
+    host = f"[{host}]" if ":" in host else host
+    return f"{parts.scheme}://{host}{port}" if parts.scheme else "<no scheme>"
+
+
+def describe_failure(exc: BaseException) -> str:
+    """How a node failed, in words that never quote the exception's text (requests' messages
+    hold the request URL, API key included)."""
+    if isinstance(exc, HTTPError) and exc.response is not None:
+        return f"answered HTTP {exc.response.status_code}"
+    if isinstance(exc, Timeout | TimeoutError):
+        return "did not answer in time"
+    if isinstance(exc, OSError):
+        return f"could not be reached ({type(exc).__name__})"
+    if isinstance(exc, Web3RPCError):
+        return f"answered the JSON-RPC error {quote(rpc_error_message(exc))}"
+    return f"answered something that is not a JSON-RPC result ({type(exc).__name__})"
+
+
+def block_number(w3: Web3) -> int:
+    """The node's latest block number; :class:`ChainUnavailable` when the node is down, too slow,
+    or answers anything but a block number."""
+    try:
+        number: object = w3.eth.block_number
+    except NODE_FAILURES as exc:
+        raise ChainUnavailable(
+            f"expected the node to answer eth_blockNumber, it {describe_failure(exc)}"
+        ) from exc
+    if not isinstance(number, int) or isinstance(number, bool) or number < 0:
+        found = quote(number)
+        raise ChainUnavailable(f"expected a block number from eth_blockNumber, found {found}")
+    return number
+
+
+def get_logs(w3: Web3, params: FilterParams) -> Sequence[LogReceipt]:
+    """``eth_getLogs``; :class:`ChainUnavailable` when the node is down, too slow, refuses the
+    query (a JSON-RPC error, e.g. its range limit) or answers something that is not logs."""
+    try:
+        logs: object = w3.eth.get_logs(params)
+    except NODE_FAILURES as exc:
+        raise ChainUnavailable(
+            f"expected the node to answer eth_getLogs, it {describe_failure(exc)}"
+        ) from exc
+    if not isinstance(logs, list | tuple):
+        raise ChainUnavailable(f"expected a list of logs from eth_getLogs, found {quote(logs)}")
+    return logs
 
 
 def rpc_error_message(exc: Web3RPCError) -> str:

@@ -49,6 +49,7 @@ from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
 
 from hexavatar.chain.errors import (
+    ChainUnavailable,
     SiweAddressError,
     SiweChainIdError,
     SiweDomainError,
@@ -635,21 +636,23 @@ def verify_message(
 
     Checks, in order: grammar, domain, scheme, URI origin, chain ID, time window (with
     ``skew``), then the EIP-191 signature. If that signature is not the address's and ``w3``
-    is given, the address is asked as an EIP-1271 contract wallet (CCIP-Read off).
-    The caller still has to check and consume ``message.nonce``.
+    is given, the address is asked as an EIP-1271 contract wallet (CCIP-Read off); a node that
+    is down, too slow or answers garbage is :class:`ChainUnavailable` (the signature was not
+    judged). The caller still has to check and consume ``message.nonce``.
     """
     checks = (domain, scheme, uri_origin, chain_ids, now, skew)
     message, raw, problem = _prepare(text, signature, checks)
     if problem is None:
         return message
     if w3 is not None:
+        call = _eip1271_call(text, message.address, raw)
         try:
-            result = w3.eth.call(
-                _eip1271_call(text, message.address, raw), "latest", ccip_read_enabled=False
-            )
+            result = bytes(w3.eth.call(call, "latest", ccip_read_enabled=False))
         except _call_refusals():
             raise problem from None
-        if _is_magic(bytes(result)):
+        except _node_failures() as exc:
+            raise _unavailable(message.chain_id, exc) from exc
+        if _is_magic(result):
             return message
     raise problem
 
@@ -674,10 +677,12 @@ async def verify_message_async(
     if w3 is not None:
         call = _eip1271_call(text, message.address, raw)
         try:
-            result = await w3.eth.call(call, "latest", ccip_read_enabled=False)
+            result = bytes(await w3.eth.call(call, "latest", ccip_read_enabled=False))
         except _call_refusals():
             raise problem from None
-        if _is_magic(bytes(result)):
+        except _node_failures(asynchronous=True) as exc:
+            raise _unavailable(message.chain_id, exc) from exc
+        if _is_magic(result):
             return message
     raise problem
 
@@ -695,3 +700,24 @@ def _call_refusals() -> tuple[type[Exception], ...]:
     from web3.exceptions import ContractLogicError, Web3RPCError
 
     return (ContractLogicError, Web3RPCError)
+
+
+def _node_failures(*, asynchronous: bool = False) -> tuple[type[Exception], ...]:
+    """A node that is down, too slow or answers garbage (caught after :func:`_call_refusals`);
+    the async provider's transport adds aiohttp's errors."""
+    from .rpc import NODE_FAILURES
+
+    if not asynchronous:
+        return NODE_FAILURES
+    from aiohttp import ClientError
+
+    return (*NODE_FAILURES, ClientError)
+
+
+def _unavailable(chain_id: int, exc: Exception) -> ChainUnavailable:
+    from .rpc import describe_failure
+
+    return ChainUnavailable(
+        f"chain {chain_id} is unavailable: expected its node to answer the wallet's EIP-1271 "
+        f"isValidSignature call, it {describe_failure(exc)}; try again later"
+    )

@@ -33,7 +33,7 @@ from .errors import (
     TokenNotFound,
     quote,
 )
-from .rpc import rpc_error_message, to_address
+from .rpc import NODE_FAILURES, block_number, describe_failure, rpc_error_message, to_address
 
 __all__ = [
     "DEFAULT_CALL_GAS",
@@ -86,10 +86,12 @@ def _selector(signature: str) -> bytes:
 def _call(
     w3: Web3, contract: str, data: bytes, *, gas: int, block: BlockIdentifier, what: str
 ) -> bytes:
-    """One eth_call, CCIP-Read off; a revert is CallReverted, the gas cap CallOutOfGas."""
+    """One eth_call, CCIP-Read off; a revert is CallReverted, the gas cap CallOutOfGas, a node
+    that is down, too slow or answers garbage ChainUnavailable (its message never quotes the
+    transport's text, which holds the RPC URL)."""
     tx = {"to": to_address(contract), "data": "0x" + data.hex(), "gas": gas}
     try:
-        result = w3.eth.call(tx, block, ccip_read_enabled=False)  # type: ignore[arg-type]
+        result = bytes(w3.eth.call(tx, block, ccip_read_enabled=False))  # type: ignore[arg-type]
     except ContractLogicError as exc:
         reason = exc.message or (exc.data if isinstance(exc.data, str) else "")
         raise CallReverted(f"expected {what} to return, it reverted: {quote(reason)}") from exc
@@ -98,9 +100,11 @@ def _call(
         lowered = message.lower()
         error = CallOutOfGas if "gas" in lowered or "oog" in lowered else CallReverted
         raise error(f"expected {what} to return, the node said {quote(message)}") from exc
-    except OSError as exc:
-        raise ChainUnavailable(f"expected the node to answer {what}: {exc!s}") from exc
-    return bytes(result)
+    except NODE_FAILURES as exc:  # down, too slow, or an answer that is not JSON-RPC
+        raise ChainUnavailable(
+            f"expected the node to answer {what}, it {describe_failure(exc)}"
+        ) from exc
+    return result
 
 
 def _decode_one(abi_type: str, data: bytes, *, what: str) -> object:
@@ -263,7 +267,7 @@ def batch_owner_of(
     if batch_size < 1:
         raise ValueError(f"expected batch_size >= 1, found {batch_size}")
     if block == "latest":
-        block = int(w3.eth.block_number)
+        block = block_number(w3)
     results: list[ChecksumAddress | None] = []
     for start in range(0, len(items), batch_size):
         chunk = items[start : start + batch_size]

@@ -7,12 +7,18 @@ verified against their CIDs), renders renditions through the media pipeline and 
 provenance. :meth:`NftAvatars.reverify` re-checks every active NFT avatar in Multicall3 batches
 pinned to one block and drops those whose token left the user's wallets; the user then falls
 back to the last uploaded picture, else the generated default.
+
+A chain's node that is down, too slow or answers garbage is :class:`NodeUnavailable` (code
+``chain_unavailable``), naming the chain ID and never the RPC URL. It is never taken for an
+answer: nothing is set, dropped or replaced on it, so the avatar in place stays.
 """
 
 from __future__ import annotations
 
+import logging
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -24,7 +30,8 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 from web3 import Web3
 
-from ..chain.errors import ChainError
+from ..chain.errors import ChainError, ChainUnavailable
+from ..chain.rpc import block_number, get_logs
 from ..chain.tokens import balance_of, batch_owner_of, owner_of
 from ..media import ImageLimits, sniff_format
 from ..resolve.http import AddressPolicy, SafeHttpClient
@@ -36,7 +43,9 @@ from .avatars import Avatars, record_change
 from .errors import InvalidInput, NotFound, ServiceError
 from .wallets import Wallets
 
-__all__ = ["NftAvatarView", "NftAvatars", "OwnedToken", "ReverifyReport"]
+__all__ = ["NftAvatarView", "NftAvatars", "NodeUnavailable", "OwnedToken", "ReverifyReport"]
+
+log = logging.getLogger(__name__)
 
 _TRANSFER = keccak(text="Transfer(address,address,uint256)")
 
@@ -47,6 +56,23 @@ class NotOwner(ServiceError):
 
 class UnknownChain(ServiceError):
     code = "unknown_chain"
+
+
+class NodeUnavailable(ServiceError, ConnectionError):
+    """A configured chain's JSON-RPC node is down, too slow or answers garbage: try later."""
+
+    code = "chain_unavailable"
+
+
+@contextmanager
+def _node(chain_id: int) -> Iterator[None]:
+    """Talk to ``chain_id``'s node: :class:`ChainUnavailable` from the chain package (whose
+    messages never quote an RPC URL) becomes :class:`NodeUnavailable` naming the chain."""
+    try:
+        yield
+    except ChainUnavailable as e:
+        log.warning("chain %d is unavailable: %s", chain_id, e)
+        raise NodeUnavailable(f"chain {chain_id} is unavailable: {e}; try again later") from e
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,14 +169,16 @@ class NftAvatars:
     # -- setting ------------------------------------------------------------------------------
 
     def set_avatar(self, user_id: int, ref_text: str) -> NftAvatarView:
-        """Check ownership, resolve, render and record; the NFT becomes the avatar."""
+        """Check ownership, resolve, render and record; the NFT becomes the avatar. Every chain
+        read comes before anything is stored, so a failing node leaves the avatar in place."""
         ref = parse_nft_ref(ref_text.strip())
-        w3 = self._w3(ref.chain_id)
-        block = int(w3.eth.block_number)
         steps: list[Step] = []
-        owner = self._owner_among(w3, ref, self._wallets.addresses(user_id), block=block)
-        steps.append(Step("ownership", True, f"{owner} owns it at block {block}"))
-        res = anyio.run(self._resolve, ref, w3, block, steps)
+        with _node(ref.chain_id):
+            w3 = self._w3(ref.chain_id)
+            block = block_number(w3)
+            owner = self._owner_among(w3, ref, self._wallets.addresses(user_id), block=block)
+            steps.append(Step("ownership", True, f"{owner} owns it at block {block}"))
+            res = anyio.run(self._resolve, ref, w3, block, steps)
         assert res.image is not None and res.metadata_source is not None
         view = self._avatars.store_renditions(user_id, self._raster(res.image.data), kind="nft")
         steps.append(Step("renditions", True, f"{len(view.renditions)} sizes rendered"))
@@ -162,14 +190,17 @@ class NftAvatars:
         steps: list[Step] = []
         try:
             ref = parse_nft_ref(ref_text.strip())
-            w3 = self._w3(ref.chain_id)
-            block = int(w3.eth.block_number)
-            try:
-                holder = owner_of(w3, ref.contract, ref.token_id, block=block)
-                steps.append(Step("owner", True, f"ownerOf = {holder} at block {block}"))
-            except ChainError as e:
-                steps.append(Step("owner", False, f"ownerOf failed: {e}"))
-            res = anyio.run(self._resolve, ref, w3, block, steps)
+            with _node(ref.chain_id):
+                w3 = self._w3(ref.chain_id)
+                block = block_number(w3)
+                try:
+                    holder = owner_of(w3, ref.contract, ref.token_id, block=block)
+                    steps.append(Step("owner", True, f"ownerOf = {holder} at block {block}"))
+                except ChainUnavailable:
+                    raise
+                except ChainError as e:
+                    steps.append(Step("owner", False, f"ownerOf failed: {e}"))
+                res = anyio.run(self._resolve, ref, w3, block, steps)
             assert res.image is not None
             self._avatars.check_image(self._raster(res.image.data))
             steps.append(Step("image_check", True, "the image passes the upload pipeline"))
@@ -206,9 +237,9 @@ class NftAvatars:
             for wallet in wallets:
                 if balance_of(w3, ref.contract, wallet, ref.token_id, block=block) > 0:
                     return wallet
+        except ChainUnavailable:
+            raise  # the node failed: that says nothing about who owns the token
         except ChainError as e:
-            if isinstance(e, NotOwner):
-                raise
             raise NotOwner(f"ownership could not be read from the contract: {e}") from e
         raise NotOwner(f"no linked wallet holds token {ref.token_id} of {ref.contract}")
 
@@ -275,18 +306,20 @@ class NftAvatars:
         if self._own is None or not wallets:
             return []
         chain_id, contract = self._own
-        w3 = self._w3(chain_id)
-        block = int(w3.eth.block_number)
         topics = [
             "0x" + _TRANSFER.hex(),
             None,
             ["0x" + bytes(12).hex() + w[2:].lower() for w in wallets],
         ]
-        logs = w3.eth.get_logs(
-            {"fromBlock": 0, "toBlock": block, "address": contract, "topics": topics}  # type: ignore[typeddict-item]
-        )
-        ids = sorted({int.from_bytes(bytes(e["topics"][3]), "big") for e in logs})
-        owners = batch_owner_of(w3, [(contract, i) for i in ids], block=block)
+        with _node(chain_id):
+            w3 = self._w3(chain_id)
+            block = block_number(w3)
+            logs = get_logs(
+                w3,
+                {"fromBlock": 0, "toBlock": block, "address": contract, "topics": topics},  # type: ignore[typeddict-item]
+            )
+            ids = sorted({int.from_bytes(bytes(e["topics"][3]), "big") for e in logs})
+            owners = batch_owner_of(w3, [(contract, i) for i in ids], block=block)
         return [
             OwnedToken(chain_id, contract, i, o)
             for i, o in zip(ids, owners, strict=True)
@@ -315,9 +348,10 @@ class NftAvatars:
         dropped: list[str] = []
         block = 0
         for cid, group in by_chain.items():
-            w3 = self._w3(cid)
-            block = max(0, int(w3.eth.block_number) - depth + 1)
-            dropped += self._reverify_group(w3, group, block=block, batch_size=batch_size)
+            with _node(cid):
+                w3 = self._w3(cid)
+                block = max(0, block_number(w3) - depth + 1)
+                dropped += self._reverify_group(w3, group, block=block, batch_size=batch_size)
         return ReverifyReport(block=block, checked=len(rows), dropped=dropped)
 
     def tokens_in_use(self) -> dict[int, set[tuple[str, int]]]:
@@ -410,26 +444,36 @@ class NftAvatars:
             self._avatars.invalidate(uid)
         return bool(rows)
 
-    def recheck_user(self, user_id: int) -> None:
-        """After a wallet is unlinked: drop the NFT avatar if no linked wallet owns it now."""
+    def recheck_user(self, user_id: int) -> bool:
+        """After a wallet is unlinked: drop the NFT avatar if no linked wallet owns it now.
+
+        False when the chain's node is unavailable: the caller's unlink stands, the avatar is
+        left as it is (nothing is dropped on a guess) and the watcher's next full
+        re-verification decides."""
         active = self.active(user_id)
         if active is None:
-            return
-        w3 = self._w3(active.chain_id)
-        block = int(w3.eth.block_number)
+            return True
         ref = NftRef.from_parts(
             chain_id=active.chain_id, contract=active.contract, token_id=int(active.token_id),
             standard="erc1155" if active.standard == "erc1155" else "erc721",
         )  # fmt: skip
         try:
-            self._owner_among(w3, ref, self._wallets.addresses(user_id), block=block)
+            with _node(active.chain_id):
+                w3 = self._w3(active.chain_id)
+                block = block_number(w3)
+                self._owner_among(w3, ref, self._wallets.addresses(user_id), block=block)
         except NotOwner as e:
             self._drop_where(avatar_id=active.id, reason=f"{e} at block {block}", block=block)
+        except NodeUnavailable:
+            return False
+        return True
 
 
 def _safe_balance(w3: Web3, r: Any, wallet: str, block: int) -> int:
     try:
         return balance_of(w3, r.contract, wallet, int(r.token_id), block=block)
+    except ChainUnavailable:
+        raise  # never a zero balance: that would drop an avatar its owner still holds
     except ChainError:
         return 0
 

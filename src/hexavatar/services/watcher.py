@@ -6,6 +6,11 @@ cursor up to the head minus the confirmation depth (so a reorged-out transfer is
 on), and when one touches a token in use it re-verifies that chain's avatars at that same safe
 block. Every ``full_every`` seconds it re-verifies all of them anyway (Multicall3 batches).
 
+A chain whose node is down, too slow or answers garbage is skipped for the round (logged, and
+named in the report) while the other chains go on; its cursor stays where the last good read
+left it, and a re-verification it owes (transfers seen, or the full one) is done once the node
+answers again. Nothing is dropped on a node's failure.
+
 Several processes may run the watcher (``serve`` starts one, ``hexavatar worker`` is one): a
 lease row in the database lets one of them work at a time, and the others stand by.
 """
@@ -28,9 +33,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from web3 import Web3
 
+from ..chain.errors import ChainUnavailable
+from ..chain.rpc import block_number, get_logs
 from ..storage.db import transaction
 from ..storage.models import WatchCursor, WorkerLease
-from .nft_avatars import NftAvatars
+from .nft_avatars import NftAvatars, NodeUnavailable
 
 __all__ = ["OwnershipWatcher", "WatchReport"]
 
@@ -50,6 +57,7 @@ class WatchReport:
     heads: dict[int, int] = field(default_factory=dict)  # chain → head block seen this round
     relevant_logs: int = 0
     dropped: list[str] = field(default_factory=list)
+    unavailable: dict[int, str] = field(default_factory=dict)  # chain → why it was skipped
 
 
 def _hex(b: bytes) -> str:
@@ -79,6 +87,7 @@ class OwnershipWatcher:
         self._now = now
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._last_full = 0.0
+        self._owed: set[int] = set()  # chains whose re-verification is due (hits, full round)
 
     # -- leadership ---------------------------------------------------------------------------
 
@@ -119,20 +128,39 @@ class OwnershipWatcher:
             return report
         full = time.monotonic() - self._last_full >= self._full_every
         for chain_id, tokens in self._nfts.tokens_in_use().items():
-            w3 = self._chains(chain_id)
-            if w3 is None:
-                continue
-            report.heads[chain_id] = head = int(w3.eth.block_number)
-            safe = max(0, head - self._depth + 1)
-            hits = self._scan(w3, chain_id, tokens, safe)
-            report.chains[chain_id] = safe
-            report.relevant_logs += hits
-            if hits or full:
-                result = self._nfts.reverify(chain_id=chain_id, depth=self._depth)
-                report.dropped += result.dropped
+            try:
+                self._watch_chain(report, chain_id, tokens, full=full)
+            except NodeUnavailable as e:
+                log.warning("ownership watcher: skipping a chain this round: %s", e)
+                report.unavailable[chain_id] = str(e)
         if full:
             self._last_full = time.monotonic()
         return report
+
+    def _watch_chain(
+        self, report: WatchReport, chain_id: int, tokens: set[tuple[str, int]], *, full: bool
+    ) -> None:
+        """Scan one chain's logs up to its safe block; re-verify it if a transfer touched a
+        token in use or a full round is due (and stays due while its node fails)."""
+        if full:
+            self._owed.add(chain_id)
+        try:
+            w3 = self._chains(chain_id)
+            if w3 is None:
+                return
+            report.heads[chain_id] = head = block_number(w3)
+            safe = max(0, head - self._depth + 1)
+            hits = self._scan(w3, chain_id, tokens, safe)
+        except ChainUnavailable as e:
+            raise NodeUnavailable(f"chain {chain_id} is unavailable: {e}") from e
+        report.chains[chain_id] = safe
+        report.relevant_logs += hits
+        if hits:
+            self._owed.add(chain_id)
+        if chain_id in self._owed:
+            result = self._nfts.reverify(chain_id=chain_id, depth=self._depth)
+            self._owed.discard(chain_id)
+            report.dropped += result.dropped
 
     def _cursor(self, chain_id: int, safe: int) -> int:
         with self._factory() as s:
@@ -154,13 +182,14 @@ class OwnershipWatcher:
         hits = 0
         while start <= safe:
             end = min(safe, start + _MAX_RANGE - 1)
-            logs = w3.eth.get_logs(
+            logs = get_logs(
+                w3,
                 {
                     "fromBlock": start,
                     "toBlock": end,
                     "address": contracts,  # type: ignore[typeddict-item]
                     "topics": [[_hex(TRANSFER), _hex(TRANSFER_SINGLE), _hex(TRANSFER_BATCH)]],
-                }
+                },
             )
             hits += sum(1 for entry in logs if _touches(entry, tokens))
             self._save_cursor(chain_id, end)

@@ -56,6 +56,11 @@ STATUS_BY_CODE: dict[str, int] = {
     "transaction_reverted": 502,
     "transaction_rejected": 502,
     "nonce_conflict": 502,
+    # The minter's nonce_counters row vanished after this process saw it (dropped out of band):
+    # our own state is broken and a retry meets the same, so it is a server fault (500), not
+    # an outage that passes (503). The mint or transfer stays as it was (the transaction that
+    # took the nonce rolls back).
+    "nonce_counter_missing": 500,
     "chain_unavailable": 503,
     "receipt_timeout": 504,
     # wallets (Sign-In with Ethereum)
@@ -84,6 +89,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "metadata_invalid": 422,
     "no_nft_avatar": 404,
     "bad_nft_ref": 422,
+    "invalid_nft_ref": 422,  # the client's NFT reference does not parse, as bad_nft_ref
     "bad_uri": 422,
     "bad_url": 422,
     "url_scheme_not_allowed": 422,
