@@ -23,8 +23,9 @@ from web3.contract import Contract
 from web3.exceptions import ContractLogicError, Web3RPCError
 
 from .artifacts import load_artifact
-from .errors import ChainUnavailable, DeploymentError, TransactionReverted, quote
+from .errors import DeploymentError, TransactionReverted, quote
 from .minter import send_raw, suggest_fees, wait_receipt
+from .rpc import NODE_FAILURES, asking_node, chain_id_of, node_unavailable, rpc_error_message
 from .signer import Signer
 from .tokens import INTERFACE_ERC721, MULTICALL3_ADDRESS, supports_interface
 
@@ -60,19 +61,14 @@ def deploy_artifact(
     fees = suggest_fees(w3)
     tx: dict[str, Any] = {
         "type": 2,
-        "chainId": int(w3.eth.chain_id),
+        "chainId": chain_id_of(w3),
         "data": "0x" + data.hex(),
         "value": 0,
-        "nonce": int(w3.eth.get_transaction_count(account.address, "pending")),
+        "nonce": _pending_nonce(w3, account.address),
         "maxFeePerGas": fees.max_fee_per_gas,
         "maxPriorityFeePerGas": fees.max_priority_fee_per_gas,
     }
-    try:
-        tx["gas"] = int(w3.eth.estimate_gas({"from": account.address, "data": tx["data"]}))
-    except Web3RPCError as exc:
-        raise DeploymentError(
-            f"expected {name} to deploy, the estimate failed: {exc.message}"
-        ) from exc
+    tx["gas"] = _estimate_deploy(w3, name, account.address, tx["data"])
     signed = account.sign_transaction(tx)
     send_raw(w3, signed.raw)
     try:
@@ -80,9 +76,34 @@ def deploy_artifact(
     except TransactionReverted as exc:
         raise DeploymentError(f"expected {name} to deploy, {signed.hash} reverted") from exc
     address = receipt.get("contractAddress")
-    if not address or not w3.eth.get_code(address):
+    if not address or not _code_at(w3, address):
         raise DeploymentError(f"expected code of {name} after {signed.hash}, found none")
     return to_checksum_address(address)
+
+
+def _pending_nonce(w3: Web3, address: str) -> int:
+    with asking_node("eth_getTransactionCount"):
+        return int(w3.eth.get_transaction_count(address, "pending"))  # type: ignore[arg-type]
+
+
+def _code_at(w3: Web3, address: str) -> bytes:
+    with asking_node("eth_getCode"):
+        return bytes(w3.eth.get_code(address))  # type: ignore[arg-type]
+
+
+def _estimate_deploy(w3: Web3, name: str, sender: str, data: str) -> int:
+    """Gas for the deployment; the node's own answer (a revert, an RPC error) is quoted, a
+    transport failure is only described (its text holds the RPC URL)."""
+    try:
+        return int(w3.eth.estimate_gas({"from": sender, "data": data}))  # type: ignore[typeddict-item]
+    except ContractLogicError as exc:
+        reason = quote(exc.message or "")
+        raise DeploymentError(f"expected {name} to deploy, it would revert: {reason}") from exc
+    except Web3RPCError as exc:
+        found = quote(rpc_error_message(exc), 200)
+        raise DeploymentError(f"expected {name} to deploy, the estimate failed: {found}") from exc
+    except NODE_FAILURES as exc:
+        raise node_unavailable("eth_estimateGas", exc) from None
 
 
 def deploy(w3: Web3, *, account: Signer, name: str, symbol: str) -> ChecksumAddress:
@@ -129,16 +150,17 @@ def _write_deployments(path: Path, data: dict[str, Any]) -> None:
 
 
 def _is_hexavatar_nft(w3: Web3, address: ChecksumAddress) -> bool:
-    code = bytes(w3.eth.get_code(address))
+    code = _code_at(w3, address)
     if not code:
         return False
     if code == load_artifact(_CONTRACT_NAME).deployed_bytecode:
         return True
     probe = {"to": address, "data": "0x" + _TOTAL_MINTED.hex(), "gas": 100_000}
-    try:
-        answer = bytes(w3.eth.call(probe, ccip_read_enabled=False))  # type: ignore[arg-type]
-    except (ContractLogicError, Web3RPCError):
-        return False
+    with asking_node("eth_call totalMinted()"):
+        try:
+            answer = bytes(w3.eth.call(probe, ccip_read_enabled=False))  # type: ignore[arg-type]
+        except (ContractLogicError, Web3RPCError):
+            return False
     return len(answer) == 32 and supports_interface(w3, address, INTERFACE_ERC721)
 
 
@@ -151,7 +173,7 @@ def ensure_deployed(
 
     An older HexavatarNFT build at the address is kept (its tokens live there)."""
     path = Path(data_dir) / DEPLOYMENTS_FILE
-    chain_key = str(int(w3.eth.chain_id))
+    chain_key = str(chain_id_of(w3))
     data = _read_deployments(path)
     entry = data.get(chain_key, {}).get(_CONTRACT_NAME)
     if isinstance(entry, dict) and isinstance(entry.get("address"), str):
@@ -172,14 +194,12 @@ def ensure_deployed(
 def install_multicall3(w3: Web3) -> ChecksumAddress:
     """Make sure Multicall3 is at :data:`MULTICALL3_ADDRESS`; on a dev chain (anvil) set the
     code of our compatible build there. Leaves an existing contract alone."""
-    if w3.eth.get_code(MULTICALL3_ADDRESS):
+    if _code_at(w3, MULTICALL3_ADDRESS):
         return MULTICALL3_ADDRESS
     code = "0x" + load_artifact("Multicall3").deployed_bytecode.hex()
-    try:
+    with asking_node("anvil_setCode"):
         w3.provider.make_request("anvil_setCode", [MULTICALL3_ADDRESS, code])  # type: ignore[arg-type]
-    except OSError as exc:
-        raise ChainUnavailable(f"expected the node to accept anvil_setCode: {exc!s}") from exc
-    if not w3.eth.get_code(MULTICALL3_ADDRESS):
+    if not _code_at(w3, MULTICALL3_ADDRESS):
         raise DeploymentError(
             f"expected Multicall3 at {MULTICALL3_ADDRESS}, found no code (the node does not "
             "have it and does not support anvil_setCode)"

@@ -31,7 +31,6 @@ from web3.types import TxReceipt
 
 from .artifacts import load_artifact
 from .errors import (
-    ChainUnavailable,
     MintReverted,
     NonceConflict,
     ReceiptTimeout,
@@ -39,7 +38,15 @@ from .errors import (
     TransactionReverted,
     quote,
 )
-from .rpc import rpc_error_message, to_address
+from .rpc import (
+    NODE_FAILURES,
+    asking_node,
+    block_number,
+    chain_id_of,
+    node_unavailable,
+    rpc_error_message,
+    to_address,
+)
 from .signer import SignedTx, Signer
 
 __all__ = [
@@ -80,12 +87,10 @@ class MintResult:
 
 def suggest_fees(w3: Web3) -> Fees:
     """Fees from the node: twice the latest base fee plus its suggested tip."""
-    try:
+    with asking_node("eth_getBlockByNumber and eth_maxPriorityFeePerGas (fees)"):
         block = w3.eth.get_block("latest")
         tip = int(w3.eth.max_priority_fee)
-    except OSError as exc:
-        raise ChainUnavailable(f"expected the node to report fees: {exc!s}") from exc
-    base = int(block.get("baseFeePerGas", 0))
+        base = int(block.get("baseFeePerGas", 0))
     return Fees(max_fee_per_gas=2 * base + tip, max_priority_fee_per_gas=tip)
 
 
@@ -139,7 +144,7 @@ def send_raw(w3: Web3, raw: bytes) -> str:
     tx_hash = "0x" + keccak(raw).hex()
     try:
         w3.eth.send_raw_transaction(raw)
-    except Web3RPCError as exc:
+    except Web3RPCError as exc:  # the node's own answer: its message is no secret
         message = rpc_error_message(exc)
         if "already known" in message.lower() or _node_has(w3, tx_hash):
             return tx_hash
@@ -148,16 +153,17 @@ def send_raw(w3: Web3, raw: bytes) -> str:
         raise error(
             f"expected the node to accept {tx_hash}, it refused: {quote(message, 200)}"
         ) from exc
-    except OSError as exc:
-        raise ChainUnavailable(f"expected the node to accept {tx_hash}: {exc!s}") from exc
+    except NODE_FAILURES as exc:
+        raise node_unavailable(f"eth_sendRawTransaction for {tx_hash}", exc) from None
     return tx_hash
 
 
 def _node_has(w3: Web3, tx_hash: str) -> bool:
-    try:
-        w3.eth.get_transaction(tx_hash)  # type: ignore[arg-type]
-    except TransactionNotFound:
-        return False
+    with asking_node(f"eth_getTransactionByHash for {tx_hash}"):
+        try:
+            w3.eth.get_transaction(tx_hash)  # type: ignore[arg-type]
+        except TransactionNotFound:
+            return False
     return True
 
 
@@ -192,15 +198,14 @@ def wait_receipt(
 
 
 def _receipt_if_confirmed(w3: Web3, tx_hash: str, confirmations: int) -> TxReceipt | None:
-    try:
-        receipt = w3.eth.get_transaction_receipt(tx_hash)  # type: ignore[arg-type]
-    except TransactionNotFound:
-        return None
-    except OSError as exc:
-        raise ChainUnavailable(f"expected the node to report {tx_hash}: {exc!s}") from exc
+    with asking_node(f"eth_getTransactionReceipt for {tx_hash}"):
+        try:
+            receipt = w3.eth.get_transaction_receipt(tx_hash)  # type: ignore[arg-type]
+        except TransactionNotFound:
+            return None
     if confirmations <= 1:
         return receipt
-    head = int(w3.eth.block_number)
+    head = block_number(w3)
     return receipt if head - int(receipt["blockNumber"]) + 1 >= confirmations else None
 
 
@@ -244,12 +249,13 @@ class Minter:
     @property
     def chain_id(self) -> int:
         if self._chain_id is None:
-            self._chain_id = int(self._w3.eth.chain_id)
+            self._chain_id = chain_id_of(self._w3)
         return self._chain_id
 
     def next_nonce(self) -> int:
         """The node's pending transaction count for the minter (to seed a nonce counter)."""
-        return int(self._w3.eth.get_transaction_count(self.address, "pending"))
+        with asking_node("eth_getTransactionCount (the minter's nonce)"):
+            return int(self._w3.eth.get_transaction_count(self.address, "pending"))
 
     def build_mint_tx(
         self,
@@ -318,11 +324,11 @@ class Minter:
         probe = {k: tx[k] for k in ("from", "to", "data", "value")}
         try:
             estimate = int(self._w3.eth.estimate_gas(probe))  # type: ignore[arg-type]
-        except ContractLogicError as exc:
+        except ContractLogicError as exc:  # the contract's revert reason: users need it
             reason = describe_revert(_revert_data(exc), self._abi)
             raise error(f"expected the transaction to succeed, it would revert: {reason}") from exc
-        except OSError as exc:
-            raise ChainUnavailable(f"expected the node to estimate gas: {exc!s}") from exc
+        except NODE_FAILURES as exc:
+            raise node_unavailable("eth_estimateGas", exc) from None
         return estimate * _GAS_MARGIN_NUM // _GAS_MARGIN_DEN
 
     def sign(self, tx: Mapping[str, Any]) -> SignedTx:

@@ -9,7 +9,8 @@ must never be on for contracts we do not control; :mod:`hexavatar.chain.tokens` 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from urllib.parse import urlsplit
 
 from eth_typing import ChecksumAddress
@@ -20,15 +21,17 @@ from web3.exceptions import Web3Exception, Web3RPCError
 from web3.providers.rpc import HTTPProvider
 from web3.types import FilterParams, LogReceipt
 
-from .errors import ChainUnavailable, InvalidAddress, quote
+from .errors import ChainError, ChainUnavailable, InvalidAddress, quote
 
 __all__ = [
     "NODE_FAILURES",
+    "asking_node",
     "block_number",
     "chain_id_of",
     "connect",
     "describe_failure",
     "get_logs",
+    "node_unavailable",
     "redact_url",
     "rpc_error_message",
     "to_address",
@@ -67,11 +70,15 @@ def connect(rpc_url: str, *, timeout: float = 10.0) -> Web3:
 
 
 def chain_id_of(w3: Web3) -> int:
-    """The node's chain id; :class:`ChainUnavailable` when it cannot be reached."""
+    """The node's chain id; :class:`ChainUnavailable` when the node is down, too slow, or
+    answers anything but a chain id."""
     try:
-        return int(w3.eth.chain_id)
-    except (OSError, ConnectionError) as exc:
-        raise ChainUnavailable(f"expected a JSON-RPC node to answer eth_chainId: {exc!s}") from exc
+        chain_id: object = w3.eth.chain_id
+    except NODE_FAILURES as exc:
+        raise node_unavailable("eth_chainId", exc) from None
+    if not isinstance(chain_id, int) or isinstance(chain_id, bool) or chain_id <= 0:
+        raise ChainUnavailable(f"expected a chain id from eth_chainId, found {quote(chain_id)}")
+    return chain_id
 
 
 def redact_url(url: str) -> str:
@@ -101,15 +108,35 @@ def describe_failure(exc: BaseException) -> str:
     return f"answered something that is not a JSON-RPC result ({type(exc).__name__})"
 
 
+def node_unavailable(what: str, exc: BaseException) -> ChainUnavailable:
+    """The :class:`ChainUnavailable` for a node that failed to answer ``what`` (a JSON-RPC
+    method, or what was asked of it): says how it failed, never quotes ``exc``.
+
+    Raise it ``from None``: a logged traceback prints a cause's text, and requests' holds the
+    request URL (the failure stays reachable as ``__context__``)."""
+    return ChainUnavailable(f"expected the node to answer {what}, it {describe_failure(exc)}")
+
+
+@contextmanager
+def asking_node(what: str) -> Iterator[None]:
+    """Turn a node failure (:data:`NODE_FAILURES`) in the block into :func:`node_unavailable`;
+    a :class:`ChainError` raised in the block passes unchanged. Catch what means something else
+    (``TransactionNotFound``, a revert) inside the block."""
+    try:
+        yield
+    except ChainError:
+        raise
+    except NODE_FAILURES as exc:
+        raise node_unavailable(what, exc) from None
+
+
 def block_number(w3: Web3) -> int:
     """The node's latest block number; :class:`ChainUnavailable` when the node is down, too slow,
     or answers anything but a block number."""
     try:
         number: object = w3.eth.block_number
     except NODE_FAILURES as exc:
-        raise ChainUnavailable(
-            f"expected the node to answer eth_blockNumber, it {describe_failure(exc)}"
-        ) from exc
+        raise node_unavailable("eth_blockNumber", exc) from None
     if not isinstance(number, int) or isinstance(number, bool) or number < 0:
         found = quote(number)
         raise ChainUnavailable(f"expected a block number from eth_blockNumber, found {found}")
@@ -122,9 +149,7 @@ def get_logs(w3: Web3, params: FilterParams) -> Sequence[LogReceipt]:
     try:
         logs: object = w3.eth.get_logs(params)
     except NODE_FAILURES as exc:
-        raise ChainUnavailable(
-            f"expected the node to answer eth_getLogs, it {describe_failure(exc)}"
-        ) from exc
+        raise node_unavailable("eth_getLogs", exc) from None
     if not isinstance(logs, list | tuple):
         raise ChainUnavailable(f"expected a list of logs from eth_getLogs, found {quote(logs)}")
     return logs

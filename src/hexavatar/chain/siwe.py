@@ -651,7 +651,7 @@ def verify_message(
         except _call_refusals():
             raise problem from None
         except _node_failures() as exc:
-            raise _unavailable(message.chain_id, exc) from exc
+            raise _unavailable(message.chain_id, exc) from None
         if _is_magic(result):
             return message
     raise problem
@@ -681,7 +681,7 @@ async def verify_message_async(
         except _call_refusals():
             raise problem from None
         except _node_failures(asynchronous=True) as exc:
-            raise _unavailable(message.chain_id, exc) from exc
+            raise _unavailable(message.chain_id, exc) from None
         if _is_magic(result):
             return message
     raise problem

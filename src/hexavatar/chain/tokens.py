@@ -27,13 +27,12 @@ from web3.exceptions import ContractLogicError, Web3RPCError
 from .errors import (
     CallOutOfGas,
     CallReverted,
-    ChainUnavailable,
     MalformedResponse,
     ResponseTooLarge,
     TokenNotFound,
     quote,
 )
-from .rpc import NODE_FAILURES, block_number, describe_failure, rpc_error_message, to_address
+from .rpc import NODE_FAILURES, block_number, node_unavailable, rpc_error_message, to_address
 
 __all__ = [
     "DEFAULT_CALL_GAS",
@@ -101,9 +100,7 @@ def _call(
         error = CallOutOfGas if "gas" in lowered or "oog" in lowered else CallReverted
         raise error(f"expected {what} to return, the node said {quote(message)}") from exc
     except NODE_FAILURES as exc:  # down, too slow, or an answer that is not JSON-RPC
-        raise ChainUnavailable(
-            f"expected the node to answer {what}, it {describe_failure(exc)}"
-        ) from exc
+        raise node_unavailable(what, exc) from None
     return result
 
 

@@ -39,7 +39,7 @@ from ..chain.errors import (
     TransactionReverted,
 )
 from ..chain.minter import CODEC_DAG_PB, CODEC_RAW
-from ..chain.rpc import to_address
+from ..chain.rpc import asking_node, describe_failure, to_address
 from ..ipfs import CID
 from ..ipfs.blockstore import Blockstore
 from ..ipfs.errors import IpfsError
@@ -197,12 +197,11 @@ def metadata_document(*, name: str, description: str, image_cid: str, attributes
 
 def _mined(chain: ChainLink, tx_hash: str) -> bool:
     """Whether the node has a receipt for ``tx_hash`` (then re-sending is pointless)."""
-    try:
-        chain.w3.eth.get_transaction_receipt(tx_hash)  # type: ignore[arg-type]
-    except TransactionNotFound:
-        return False
-    except (OSError, ConnectionError) as e:
-        raise ChainUnavailable(f"expected the node to answer for {tx_hash}: {e}") from e
+    with asking_node(f"eth_getTransactionReceipt for {tx_hash}"):
+        try:
+            chain.w3.eth.get_transaction_receipt(tx_hash)  # type: ignore[arg-type]
+        except TransactionNotFound:
+            return False
     return True
 
 
@@ -335,12 +334,18 @@ class Minting:
             try:
                 if not step(row):
                     return self.get(mint_id)
-            except (ChainUnavailable, OSError) as e:  # web3 raises requests' OSErrors as they come
-                message = str(e) if isinstance(e, ChainUnavailable) else f"node unreachable: {e}"
+            except (ChainUnavailable, OSError) as e:
+                # A ChainUnavailable never quotes the node's exception. Another OSError's text
+                # (requests' holds the RPC URL: API key, password) is neither stored, logged
+                # nor chained: only how it failed.
+                unavailable = isinstance(e, ChainUnavailable)
+                message = str(e) if unavailable else f"the node {describe_failure(e)}"
                 self._note_error(mint_id, "chain_unavailable", message[:500])
+                log.warning("mint %s is saved and waits for the chain: %s", mint_id, message)
                 raise MintUnavailable(
-                    f"the chain is unavailable; mint {mint_id} is saved and will be retried"
-                ) from e
+                    f"the chain is unavailable ({message[:300]}); mint {mint_id} is saved and "
+                    "will be retried"
+                ) from (e if unavailable else None)
         return self.get(mint_id)
 
     def _set(self, mint_id: str, *, expect: str | None = None, **values: Any) -> bool:
