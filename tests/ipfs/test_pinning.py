@@ -23,6 +23,7 @@ from hexavatar.ipfs.errors import BlockVerificationError, CarError, PinningError
 from hexavatar.ipfs.importer import import_bytes
 from hexavatar.ipfs.pinning import KuboRpc, PinningService
 from hexavatar.ipfs.profiles import CID_VERSION_1
+from tests.support.services import free_port
 
 from .test_gateway_support import serve
 
@@ -209,6 +210,29 @@ def test_an_unreachable_node_is_a_pinning_error() -> None:
                 await KuboRpc("http://127.0.0.1:9", client=client).version()
 
     run(go())
+
+
+def test_unreachable_endpoints_are_named_without_their_credentials() -> None:
+    """A pinning error reaches a mint's error message and the logs: the endpoint is named by
+    scheme, host and port only (its user, password and path can hold keys)."""
+    port = free_port()  # nothing listens there
+    secret_url = f"http://user:s3cret@127.0.0.1:{port}/v3/APIKEY123"
+
+    async def go() -> list[str]:
+        messages = []
+        async with httpx.AsyncClient(timeout=2) as client:
+            for call in (
+                KuboRpc(secret_url, client=client).version(),
+                PinningService(secret_url, token="tok3n", client=client).get("r1"),
+            ):
+                with pytest.raises(PinningError) as caught:
+                    await call
+                messages.append(str(caught.value))
+        return messages
+
+    for message in run(go()):
+        assert f"http://127.0.0.1:{port}" in message and "no connection" in message
+        assert not any(s in message for s in ("s3cret", "APIKEY123", "user", "tok3n")), message
 
 
 def test_the_pinning_service_flow(content: tuple[MemoryBlockstore, CID, bytes]) -> None:

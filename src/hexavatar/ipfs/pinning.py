@@ -39,6 +39,23 @@ Status = Literal["queued", "pinning", "pinned", "failed"]
 _STATUSES: Final = ("queued", "pinning", "pinned", "failed")
 
 
+def _where(url: str) -> str:
+    """``url`` as ``scheme://host[:port]``: its user, password, path and query can hold
+    credentials (an API key in the path), and errors reach logs and users."""
+    parts = httpx.URL(url)
+    port = f":{parts.port}" if parts.port is not None else ""
+    return f"{parts.scheme}://{parts.host}{port}"
+
+
+def _failure(exc: httpx.HTTPError) -> str:
+    """How a request failed, without its text (httpx's can quote the URL)."""
+    if isinstance(exc, httpx.TimeoutException):
+        return f"no answer in time ({type(exc).__name__})"
+    if isinstance(exc, httpx.ConnectError):
+        return f"no connection ({type(exc).__name__})"
+    return type(exc).__name__
+
+
 def _error_text(response: httpx.Response) -> str:
     try:
         body = response.json()
@@ -83,7 +100,9 @@ class KuboRpc:
         try:
             response = await self.client.post(url, params=httpx.QueryParams(list(params)), **kw)
         except httpx.HTTPError as exc:
-            raise PinningError(f"expected Kubo RPC at {self.base_url}, found {exc!r}") from None
+            raise PinningError(
+                f"expected Kubo RPC at {_where(self.base_url)}, found {_failure(exc)}"
+            ) from None
         _check(response, (200,), f"Kubo {command}")
         return response
 
@@ -132,7 +151,9 @@ class KuboRpc:
         try:
             response = await self.client.post(url, params=params)
         except httpx.HTTPError as exc:
-            raise PinningError(f"expected Kubo RPC at {self.base_url}, found {exc!r}") from None
+            raise PinningError(
+                f"expected Kubo RPC at {_where(self.base_url)}, found {_failure(exc)}"
+            ) from None
         if response.status_code == 500 and "not pinned" in _error_text(response):
             return False
         _check(response, (200,), "Kubo pin/ls")
@@ -198,7 +219,7 @@ class PinningService:
             )
         except httpx.HTTPError as exc:
             raise PinningError(
-                f"expected the pinning service at {self.endpoint}, found {exc!r}"
+                f"expected the pinning service at {_where(self.endpoint)}, found {_failure(exc)}"
             ) from None
         _check(response, expected, f"{method} {path}")
         return response.json() if response.content else None
