@@ -27,9 +27,10 @@ from fastapi.testclient import TestClient
 
 from hexavatar.app import build_services, build_watcher, create_app
 from hexavatar.chain.artifacts import load_artifact
-from hexavatar.chain.errors import ChainUnavailable
+from hexavatar.chain.errors import ChainUnavailable, TokenNotFound
 from hexavatar.chain.rpc import connect
 from hexavatar.chain.siwe import build_message
+from hexavatar.chain.tokens import owner_of
 from hexavatar.config import Settings, load_settings
 from hexavatar.services.errors import InvalidInput
 from hexavatar.services.nft_avatars import parse_ref
@@ -66,10 +67,13 @@ class Relay:
         self._server: ThreadingHTTPServer | None = None
 
     def _answer(self, body: bytes) -> tuple[int, bytes]:
-        method = json.loads(body).get("method")
-        broken = self.broken.get(method) or self.broken.get("*")
-        if broken is not None:
-            return broken
+        request_json = json.loads(body)
+        broken = self.broken.get(request_json.get("method")) or self.broken.get("*")
+        if broken is not None:  # a JSON-RPC answer gets the request's id
+            status, data = broken
+            return status, data.replace(
+                b'"id":0', b'"id":' + json.dumps(request_json["id"]).encode()
+            )
         request = urllib.request.Request(self.upstream, body, {"Content-Type": "application/json"})
         with _DIRECT.open(request, timeout=10) as r:
             return r.status, r.read()
@@ -141,6 +145,13 @@ _BROKEN: dict[str, dict[str, tuple[int, bytes]]] = {
     # The head answers; the node fails later, at the ownership call.
     "eth_call garbage": {"eth_call": _HTML},
     "eth_call HTTP 502": {"eth_call": (502, b"")},
+    # The node's own JSON-RPC error (a rate limit): no answer about the token, not a revert.
+    "eth_call rate limited": {
+        "eth_call": (
+            200,
+            b'{"jsonrpc":"2.0","id":0,"error":{"code":-32005,"message":"limit exceeded"}}',
+        )
+    },
 }
 
 
@@ -296,3 +307,18 @@ def test_an_unparsable_reference_is_answered_as_bad_nft_ref() -> None:
         parse_ref("eip155:1/erc20:0x5FbDB2315678afecb367f032d93F642f64180aa3/1")
     assert info.value.code == "invalid_nft_ref"
     assert STATUS_BY_CODE[info.value.code] == STATUS_BY_CODE["bad_nft_ref"] == 422
+
+
+def test_a_nodes_own_error_is_unavailability_and_a_revert_is_an_answer(
+    dev_chain: DevChain, relay: Relay
+) -> None:
+    """A JSON-RPC error the node gives for its own trouble (a rate limit) says nothing about the
+    token: ChainUnavailable, never TokenNotFound (which takes an avatar down). A revert from the
+    contract, through the same relay, is still the answer "no such token"."""
+    w3 = connect(relay.url)
+    with pytest.raises(TokenNotFound):
+        owner_of(w3, dev_chain.contract, 10**9)  # never minted: the contract reverts
+    relay.broken.update(_BROKEN["eth_call rate limited"])
+    with pytest.raises(ChainUnavailable, match="limit exceeded") as info:
+        owner_of(w3, dev_chain.contract, 10**9)
+    assert SECRET not in str(info.value)

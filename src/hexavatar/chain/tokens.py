@@ -27,6 +27,7 @@ from web3.exceptions import ContractLogicError, Web3RPCError
 from .errors import (
     CallOutOfGas,
     CallReverted,
+    ChainUnavailable,
     MalformedResponse,
     ResponseTooLarge,
     TokenNotFound,
@@ -82,12 +83,17 @@ def _selector(signature: str) -> bytes:
     return keccak(text=signature)[:4]
 
 
+# Error messages of a call whose code ran and failed (web3 already turns plain reverts into
+# ContractLogicError): an answer about the contract, unlike a node's own trouble.
+_EXECUTION_FAILURES: Final = ("revert", "opcode", "evm error", "invalid jump", "stack")
+
+
 def _call(
     w3: Web3, contract: str, data: bytes, *, gas: int, block: BlockIdentifier, what: str
 ) -> bytes:
     """One eth_call, CCIP-Read off; a revert is CallReverted, the gas cap CallOutOfGas, a node
-    that is down, too slow or answers garbage ChainUnavailable (its message never quotes the
-    transport's text, which holds the RPC URL)."""
+    that is down, too slow, answers garbage or an error of its own ChainUnavailable (its
+    message never quotes the transport's text, which holds the RPC URL)."""
     tx = {"to": to_address(contract), "data": "0x" + data.hex(), "gas": gas}
     try:
         result = bytes(w3.eth.call(tx, block, ccip_read_enabled=False))  # type: ignore[arg-type]
@@ -97,8 +103,17 @@ def _call(
     except Web3RPCError as exc:
         message = rpc_error_message(exc)
         lowered = message.lower()
-        error = CallOutOfGas if "gas" in lowered or "oog" in lowered else CallReverted
-        raise error(f"expected {what} to return, the node said {quote(message)}") from exc
+        said = f"expected {what} to return, the node said {quote(message)}"
+        if "gas" in lowered or "oog" in lowered:
+            raise CallOutOfGas(said) from exc
+        if any(word in lowered for word in _EXECUTION_FAILURES):
+            raise CallReverted(said) from exc
+        # Any other error is the node failing to run the call (a rate limit, "header not
+        # found", missing state): no answer about the token, so never read as a revert (that
+        # would read as "not the owner" and take an avatar down).
+        raise ChainUnavailable(
+            f"expected the node to answer {what}, it answered the error {quote(message)}"
+        ) from None
     except NODE_FAILURES as exc:  # down, too slow, or an answer that is not JSON-RPC
         raise node_unavailable(what, exc) from None
     return result
