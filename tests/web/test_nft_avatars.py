@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar
 
+import httpx
 import pytest
 from eth_account import Account
 from eth_account.messages import encode_defunct
@@ -81,14 +82,19 @@ def client(settings: Settings) -> Iterator[TestClient]:
         yield c
 
 
-def link_wallet(client: TestClient, key: str = OWNER_KEY) -> None:
+def post_wallet_link(client: httpx.Client, key: str = OWNER_KEY) -> httpx.Response:
+    """Sign a SIWE message for the nonce the service hands out with ``key``, and post it."""
     info = client.get("/api/v1/auth/siwe/nonce").json()
     text = build_message(
         scheme="http", domain=info["domain"], address=Account.from_key(key).address,
         uri=info["uri"], chain_id=31337, nonce=info["nonce"], issued_at=datetime.now(UTC),
     ).to_text()  # fmt: skip
     sig = "0x" + Account.sign_message(encode_defunct(text=text), key).signature.hex()
-    r = client.post("/api/v1/me/wallets", json={"message": text, "signature": sig})
+    return client.post("/api/v1/me/wallets", json={"message": text, "signature": sig})
+
+
+def link_wallet(client: TestClient, key: str = OWNER_KEY) -> None:
+    r = post_wallet_link(client, key)
     assert r.status_code == 201, r.text
 
 

@@ -15,20 +15,16 @@ import io
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from eth_account import Account
-from eth_account.messages import encode_defunct
 from openapi_schema_validator import OAS31Validator
 from openapi_spec_validator import validate as validate_spec
 from PIL import Image
 
 from hexavatar.app import create_app
-from hexavatar.chain.siwe import build_message
 from hexavatar.config import Settings, load_settings
 from hexavatar.ipfs.blockstore import FilesystemBlockstore
 from hexavatar.ipfs.importer import import_bytes, import_tree
@@ -38,6 +34,7 @@ from tests.conftest import DevChain
 from tests.support.keys import dev_address, dev_key
 from tests.support.live import live_server
 from tests.web.conftest import jpeg_bytes
+from tests.web.test_nft_avatars import post_wallet_link
 
 PASSWORD = "correct horse"
 HELLO = b"hello world\n"
@@ -446,16 +443,6 @@ def _png(colour: str) -> bytes:
     return buf.getvalue()
 
 
-def _link(c: httpx.Client, key: str) -> httpx.Response:
-    info = c.get("/api/v1/auth/siwe/nonce").json()
-    text = build_message(
-        scheme="http", domain=info["domain"], address=Account.from_key(key).address,
-        uri=info["uri"], chain_id=31337, nonce=info["nonce"], issued_at=datetime.now(UTC),
-    ).to_text()  # fmt: skip
-    sig = "0x" + Account.sign_message(encode_defunct(text=text), key).signature.hex()
-    return c.post("/api/v1/me/wallets", json={"message": text, "signature": sig})
-
-
 def _mint(c: httpx.Client, *, name: str = "Gold", **data: str) -> httpx.Response:
     return c.post(
         "/api/v1/nfts",
@@ -482,8 +469,8 @@ def test_minting_wallets_and_nft_avatars_on_a_chain(
             held_id = held.json()["id"]
             assert c.get(f"/api/v1/nfts/{held_id}").json()["status"] == "confirmed"
             assert len(c.get("/api/v1/me/mints").json()) == 2
-            assert _link(c, OWNER_KEY).status_code == 201
-            taken = _link(other, OWNER_KEY)
+            assert post_wallet_link(c, OWNER_KEY).status_code == 201
+            taken = post_wallet_link(other, OWNER_KEY)
             assert (taken.status_code, _error_code(taken)) == (409, "wallet_taken")
             moved = c.post(f"/api/v1/nfts/{held_id}/transfer", json={"to": OWNER})
             assert moved.status_code == 200 and moved.json()["transfer_status"] == "confirmed"
