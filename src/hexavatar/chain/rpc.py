@@ -5,6 +5,11 @@ timeout, no proxy for loopback nodes, and web3's CCIP-Read (EIP-3668) turned OFF
 provider. CCIP-Read lets any contract we call make this server fetch a URL of its choosing, so it
 must never be on for contracts we do not control; :mod:`hexavatar.chain.tokens` also passes
 ``ccip_read_enabled=False`` on every call, so a caller's own ``Web3`` is safe too.
+
+Retries: web3 tries a failed read five times by default, a timed-out one included, so a node
+that never answers held a request for five timeouts (five minutes at the default 60 s). Here a
+refused or reset connection and an HTTP error status are tried three times in all (they fail
+fast), a read that timed out once: it fails after one timeout.
 """
 
 from __future__ import annotations
@@ -15,10 +20,12 @@ from urllib.parse import urlsplit
 
 from eth_typing import ChecksumAddress
 from eth_utils.address import to_checksum_address
+from requests.exceptions import ConnectionError as RequestsConnectionError
 from requests.exceptions import HTTPError, Timeout
 from web3 import Web3
 from web3.exceptions import Web3Exception, Web3RPCError
 from web3.providers.rpc import HTTPProvider
+from web3.providers.rpc.utils import ExceptionRetryConfiguration
 from web3.types import FilterParams, LogReceipt
 
 from .errors import ChainError, ChainUnavailable, InvalidAddress, quote
@@ -62,6 +69,11 @@ def connect(rpc_url: str, *, timeout: float = 10.0) -> Web3:
     provider = HTTPProvider(
         rpc_url,
         request_kwargs=request_kwargs,
+        # not requests' Timeout (a connect timeout is also a ConnectionError: retried)
+        exception_retry_configuration=ExceptionRetryConfiguration(
+            errors=(RequestsConnectionError, HTTPError),
+            retries=3,  # attempts, in all
+        ),
         cache_allowed_requests=True,
         cacheable_requests={"eth_chainId"},
     )
