@@ -149,3 +149,33 @@ def test_batching_handler_writes_a_full_batch_and_on_its_interval() -> None:
         threading.Event().wait(0.01)
     assert stream.getvalue().endswith("late\n")
     handler.close()
+
+
+def test_debug_logs_never_show_an_rpc_urls_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    """web3 and urllib3 log each request's URL at DEBUG, and an RPC URL holds its API key in
+    the path: those loggers stay at INFO even when the service logs at DEBUG."""
+    from hexavatar.chain.errors import ChainUnavailable
+    from hexavatar.chain.rpc import chain_id_of, connect
+    from tests.support.services import free_port
+
+    url = f"http://127.0.0.1:{free_port()}/v3/APIKEY123"  # nothing listens: refused at once
+
+    def logged(*, floors: bool) -> str:
+        stream = io.StringIO()
+        monkeypatch.setattr("sys.stderr", stream)
+        configure_logging(level="debug", fmt="json")
+        if not floors:  # the control: what these loggers say when let through
+            for name in ("web3", "urllib3"):
+                logging.getLogger(name).setLevel(logging.DEBUG)
+        with pytest.raises(ChainUnavailable):
+            chain_id_of(connect(url, timeout=1))
+        assert logs._direct is not None
+        logs._direct.flush()
+        return stream.getvalue()
+
+    try:
+        assert "APIKEY123" in logged(floors=False)
+        assert "APIKEY123" not in logged(floors=True)
+    finally:
+        monkeypatch.undo()
+        configure_logging(level="info", fmt="json")

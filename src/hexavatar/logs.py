@@ -81,7 +81,10 @@ _SECRET_WORDS = (
 _STANDARD = set(logging.makeLogRecord({}).__dict__) | {
     "message", "asctime", "request_id", "color_message",  # uvicorn's ANSI copy of the message
 }  # fmt: skip
-_QUIET = ("alembic.runtime.plugins",)  # one line per plugin at every start: noise
+# Loggers held at INFO (and above) whatever the level: alembic's plugins log a line each at
+# every start (noise); web3's providers and urllib3 log every request's URL at DEBUG, and an RPC
+# URL carries its API key in the path, which redact() cannot tell from any other path.
+_QUIET = {"alembic.runtime.plugins": logging.WARNING, "web3": logging.INFO, "urllib3": logging.INFO}
 
 
 def current_request_id() -> str | None:
@@ -232,8 +235,8 @@ def configure_logging(*, level: str = "info", fmt: LogFormat = "json") -> None:
         logging.getLogger(name).handlers.clear()
         logging.getLogger(name).propagate = True
     logging.getLogger("uvicorn.access").disabled = True
-    for name in _QUIET:
-        logging.getLogger(name).setLevel(logging.WARNING)
+    for name, floor in _QUIET.items():
+        logging.getLogger(name).setLevel(max(floor, logging.getLevelName(level.upper())))
 
 
 def _incoming_id(scope: Scope) -> str | None:
