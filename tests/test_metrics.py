@@ -314,8 +314,21 @@ def test_watcher_gauges_follow_the_lease_holder() -> None:
     assert value(text, "hexavatar_watcher_last_round_timestamp_seconds") == pytest.approx(
         time.time(), abs=5
     )
+    assert value(text, "hexavatar_watcher_chain_unavailable", chain_id="31337") == 0
+    # The node went down: the chain is skipped and says so (its lag is the last round's).
+    metrics.observe_watch(
+        WatchReport(leader=True, unavailable={31337: "chain 31337 is unavailable"})
+    )
+    text = metrics.render().decode()
+    assert value(text, "hexavatar_watcher_chain_unavailable", chain_id="31337") == 1
+    assert value(text, "hexavatar_watcher_lag_blocks", chain_id="31337") == 5
+    metrics.observe_watch(WatchReport(leader=True, chains={31337: 99}, heads={31337: 100}))
+    text = metrics.render().decode()
+    assert value(text, "hexavatar_watcher_chain_unavailable", chain_id="31337") == 0
+    assert value(text, "hexavatar_watcher_lag_blocks", chain_id="31337") == 1
     metrics.observe_watch(WatchReport(leader=False))
     assert samples(metrics.render().decode(), "hexavatar_watcher_lag_blocks") == {}
+    assert samples(metrics.render().decode(), "hexavatar_watcher_chain_unavailable") == {}
 
 
 def test_the_running_watcher_reports_its_lag(tmp_path: Any) -> None:

@@ -14,7 +14,10 @@ templates, status codes, error codes, chain IDs; never a raw path, a username or
   (whole verified fetches, ``ok`` or ``failed``).
 - ``hexavatar_watcher_lag_blocks{chain_id}`` (chain head − block the ownership watcher has
   processed), ``hexavatar_watcher_processed_block{chain_id}`` and
-  ``hexavatar_watcher_last_round_timestamp_seconds``, from each round the lease holder runs.
+  ``hexavatar_watcher_last_round_timestamp_seconds``, from each round the lease holder runs;
+  ``hexavatar_watcher_chain_unavailable{chain_id}`` is 1 while the watcher skips a chain
+  whose node is down (its lag and block then stay those of the last round that read it: alert
+  on this gauge, not on the lag alone).
 
 Registries: one :class:`Metrics` (with its own ``CollectorRegistry``) per app, made in
 ``create_app``, so apps in one process (tests) never share counters. With several worker
@@ -146,6 +149,11 @@ class Metrics:
             "hexavatar_watcher_processed_block", "The block the watcher processed up to.",
             ["chain_id"], registry=reg, multiprocess_mode="mostrecent",
         )  # fmt: skip
+        self.watcher_unavailable = Gauge(
+            "hexavatar_watcher_chain_unavailable",
+            "1 when the watcher skipped this chain in its last round: its node was unavailable.",
+            ["chain_id"], registry=reg, multiprocess_mode="mostrecent",
+        )  # fmt: skip
         self.watcher_round = Gauge(
             "hexavatar_watcher_last_round_timestamp_seconds",
             "Unix time of the last round this process ran as the watcher's lease holder.",
@@ -225,11 +233,17 @@ class Metrics:
         if not report.leader:
             self.watcher_lag.clear()
             self.watcher_block.clear()
+            self.watcher_unavailable.clear()
             return
         for chain_id, block in report.chains.items():
             head = report.heads.get(chain_id, block)
             self.watcher_lag.labels(str(chain_id)).set(max(0, head - block))
             self.watcher_block.labels(str(chain_id)).set(block)
+            self.watcher_unavailable.labels(str(chain_id)).set(0)
+        for chain_id in report.unavailable:
+            # (lag and block keep the last round's values: removing a sample is not possible
+            # in prometheus_client's multiprocess mode)
+            self.watcher_unavailable.labels(str(chain_id)).set(1)
         self.watcher_round.set(time.time())
 
     def render(self) -> bytes:
