@@ -14,11 +14,9 @@ from __future__ import annotations
 import json
 import logging
 import socket
-import threading
 import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +38,7 @@ from hexavatar.config import Settings, load_settings
 from tests.conftest import DevChain
 from tests.services.test_nft_avatars_chain_down import Relay
 from tests.support.keys import dev_address
+from tests.support.nodes import StubNode
 from tests.support.services import free_port
 from tests.web.conftest import signup
 from tests.web.test_nfts import mint, png
@@ -83,26 +82,14 @@ FAILURES = {
 }
 
 
-def _listener(status: int) -> ThreadingHTTPServer:
+def _listener(status: int) -> StubNode:
     """A node answering every request ``status`` with a body that echoes the request's path
     (as proxies' error pages do): the API key is in the transport error twice."""
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            self.rfile.read(int(self.headers["Content-Length"]))
-            body = f"<html>no upstream for {self.path}</html>".encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "text/html")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+    def answer(path: str, _body: bytes) -> tuple[int, bytes]:
+        return status, f"<html>no upstream for {path}</html>".encode()
 
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server
+    return StubNode(answer, content_type="text/html").start()
 
 
 @pytest.fixture(params=list(FAILURES))
@@ -113,10 +100,9 @@ def node(request: pytest.FixtureRequest) -> Iterator[FailingNode]:
         return
     server = _listener(502 if kind == "HTTP 502" else 200)
     try:
-        yield FailingNode(secret_url(server.server_address[1]), FAILURES[kind])
+        yield FailingNode(secret_url(server.port), FAILURES[kind])
     finally:
-        server.shutdown()
-        server.server_close()
+        server.stop()
 
 
 # -- chain functions -----------------------------------------------------------------------

@@ -6,13 +6,12 @@ from __future__ import annotations
 import socket
 import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
 
 import pytest
 
 from hexavatar.chain.errors import ChainUnavailable
 from hexavatar.chain.rpc import chain_id_of, connect
+from tests.support.nodes import StubNode
 
 
 @pytest.fixture
@@ -52,23 +51,14 @@ def test_a_timed_out_read_is_not_retried(silent: tuple[str, list[socket.socket]]
 def test_http_errors_are_tried_three_times() -> None:
     asked: list[str] = []
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            self.rfile.read(int(self.headers["Content-Length"]))
-            asked.append(self.path)
-            self.send_response(502)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
+    def answer(path: str, _body: bytes) -> tuple[int, bytes]:
+        asked.append(path)
+        return 502, b""
 
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    node = StubNode(answer).start()
     try:
         with pytest.raises(ChainUnavailable, match="502"):
-            chain_id_of(connect(f"http://127.0.0.1:{server.server_address[1]}", timeout=2))
+            chain_id_of(connect(f"http://127.0.0.1:{node.port}", timeout=2))
     finally:
-        server.shutdown()
-        server.server_close()
+        node.stop()
     assert len(asked) == 3

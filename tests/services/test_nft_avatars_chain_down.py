@@ -16,7 +16,6 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
@@ -39,6 +38,7 @@ from hexavatar.web.errors import STATUS_BY_CODE
 from tests.conftest import DevChain
 from tests.support.chain import transact
 from tests.support.keys import dev_address, dev_key
+from tests.support.nodes import StubNode
 from tests.support.services import free_port
 from tests.web.conftest import jpeg_bytes, signup
 from tests.web.test_nft_avatars import BUYER, OWNER, OWNER_KEY, link_wallet, mint_to
@@ -61,12 +61,13 @@ class Relay:
 
     def __init__(self, upstream: str) -> None:
         self.upstream = upstream
-        self.port = free_port()
-        self.url = _rpc_url(self.port)
         self.broken: dict[str, tuple[int, bytes]] = {}
-        self._server: ThreadingHTTPServer | None = None
+        self._node = StubNode(self._answer)
+        self.port = self._node.port
+        self.url = _rpc_url(self.port)
+        self.start, self.stop = self._node.start, self._node.stop
 
-    def _answer(self, body: bytes) -> tuple[int, bytes]:
+    def _answer(self, _path: str, body: bytes) -> tuple[int, bytes]:
         request_json = json.loads(body)
         broken = self.broken.get(request_json.get("method")) or self.broken.get("*")
         if broken is not None:  # a JSON-RPC answer gets the request's id
@@ -77,30 +78,6 @@ class Relay:
         request = urllib.request.Request(self.upstream, body, {"Content-Type": "application/json"})
         with _DIRECT.open(request, timeout=10) as r:
             return r.status, r.read()
-
-    def start(self) -> None:
-        relay = self
-
-        class Handler(BaseHTTPRequestHandler):  # HTTP/1.0: one request per connection
-            def do_POST(self) -> None:
-                status, data = relay._answer(self.rfile.read(int(self.headers["Content-Length"])))
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
 
 
 @pytest.fixture
